@@ -1,0 +1,42 @@
+#pragma once
+// The broker's configuration (docs/configuration.md): one typed struct, read strictly from the
+// merged config document (file, environment, flags) and validated before any socket opens.
+#include "common/util/json.hpp"
+#include "common/util/log.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace broker {
+
+// What the protocol state machine needs; no I/O settings here.
+struct CoreSettings {
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int heartbeat_liveness = 3;
+  std::size_t queue_limit = 10000;  // waiting tasks per agent kind; past it submissions get "busy"
+  std::size_t max_cases = 100000;   // active cases; past it submissions get "busy"
+  int max_attempts = 5;             // per hop, requeues and retries included
+  std::chrono::milliseconds retry_backoff_initial{100};
+  std::chrono::milliseconds retry_backoff_max{10000};
+  std::chrono::milliseconds default_deadline{30000};
+  std::chrono::milliseconds max_deadline{24LL * 3600 * 1000};
+  int max_hops = 8;
+  std::size_t dead_letter_limit = 10000;  // kept in memory, oldest dropped first
+};
+
+struct Settings {
+  std::string client_endpoint = "tcp://127.0.0.1:7101";
+  std::string agent_endpoint = "tcp://127.0.0.1:7102";
+  std::int64_t max_message_bytes = 1 << 20;
+  std::chrono::milliseconds shutdown_grace{10000};
+  CoreSettings core;
+  common::log::Settings log;
+};
+
+// Strict: unknown keys and out-of-range values throw with the JSON path in the message.
+void from_json(const nlohmann::json& j, Settings& s);
+nlohmann::json to_json(const Settings& s);
+
+}  // namespace broker

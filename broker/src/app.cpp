@@ -1,0 +1,197 @@
+#include "broker/app.hpp"
+
+#include "core.hpp"
+
+#include "common/bus/socket.hpp"
+#include "common/util/daemon.hpp"
+#include "common/util/log.hpp"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <iterator>
+#include <zmq_addon.hpp>
+
+namespace broker {
+
+namespace bus = common::bus;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Blocks SIGINT/SIGTERM before the ZeroMQ context starts its I/O thread (threads inherit the
+// mask), and delivers them through a signalfd that the poll loop watches: no EINTR handling, no
+// signal handler state.
+class SignalFd final {
+ public:
+  SignalFd() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) throw std::runtime_error("cannot block signals");
+    fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("signalfd failed");
+  }
+  ~SignalFd() { ::close(fd_); }
+  SignalFd(const SignalFd&) = delete;
+  SignalFd& operator=(const SignalFd&) = delete;
+  int fd() const { return fd_; }
+  int read_signal() const {
+    signalfd_siginfo info{};
+    return ::read(fd_, &info, sizeof info) == sizeof info ? static_cast<int>(info.ssi_signo) : 0;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+struct App::Impl {
+  // Messages taken from one socket before looking at the other and at timers.
+  static constexpr int kBatch = 512;
+
+  Settings settings;
+  std::shared_ptr<spdlog::logger> log;
+  SignalFd signals;    // before the context: see SignalFd
+  zmq::context_t ctx;  // before the sockets: destroyed last
+  zmq::socket_t clients;
+  zmq::socket_t agents;
+  Core core;
+  Outbox outbox;
+  std::vector<zmq::message_t> parts;
+  bool shutting_down = false;
+  common::MonoTime shutdown_deadline{};
+
+  explicit Impl(Settings s)
+      : settings(std::move(s)), log(common::log::get("broker")), ctx(1), core(settings.core) {
+    bus::SocketOptions o;
+    o.max_message_bytes = settings.max_message_bytes;
+    o.router_mandatory = true;
+    o.linger = 1000ms;
+    clients = bus::make_socket(ctx, zmq::socket_type::router, o);
+    agents = bus::make_socket(ctx, zmq::socket_type::router, o);
+    try {
+      clients.bind(settings.client_endpoint);
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error("cannot bind client endpoint " + settings.client_endpoint + ": " + e.what());
+    }
+    try {
+      agents.bind(settings.agent_endpoint);
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error("cannot bind agent endpoint " + settings.agent_endpoint + ": " + e.what());
+    }
+  }
+
+  void flush() {
+    // Sending may report a gone peer, and the core's reaction (requeue, dispatch elsewhere)
+    // appends more messages: index, don't iterate.
+    for (std::size_t i = 0; i < outbox.size(); ++i) {
+      auto& m = outbox[i];
+      auto& sock = m.side == Side::kClient ? clients : agents;
+      const auto r = bus::send_frames(sock, m.peer, m.frames);
+      if (r != bus::SendResult::kSent) {
+        const auto side = m.side;
+        const std::string peer = m.peer;
+        if (r == bus::SendResult::kWouldBlock) {
+          log->warn("peer queue full side={} peer={}", side == Side::kClient ? "client" : "agent", bus::hex(peer));
+        }
+        core.on_unreachable(side, peer, common::Now::current(), outbox);
+      }
+    }
+    outbox.clear();
+  }
+
+  // Takes up to kBatch messages from one socket.
+  void drain(zmq::socket_t& sock, Side side) {
+    std::string_view views[8];
+    const auto now = common::Now::current();
+    for (int n = 0; n < kBatch; ++n) {
+      parts.clear();
+      if (!zmq::recv_multipart(sock, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
+      if (parts.size() < 2 || parts.size() > std::size(views)) {
+        // Too few or too many frames to be ours: answer as malformed through the core.
+        const std::string peer = parts.empty() ? "" : parts[0].to_string();
+        std::string_view empty[1] = {""};
+        if (side == Side::kClient) {
+          core.on_client(peer, bus::FrameViews(empty, 1), now, outbox);
+        } else {
+          core.on_agent(peer, bus::FrameViews(empty, 1), now, outbox);
+        }
+        flush();
+        continue;
+      }
+      for (std::size_t i = 1; i < parts.size(); ++i) views[i - 1] = parts[i].to_string_view();
+      const bus::FrameViews frames(views, parts.size() - 1);
+      if (side == Side::kClient) {
+        core.on_client(parts[0].to_string_view(), frames, now, outbox);
+      } else {
+        core.on_agent(parts[0].to_string_view(), frames, now, outbox);
+      }
+      flush();
+    }
+  }
+
+  void begin_shutdown(int sig) {
+    if (shutting_down) return;
+    shutting_down = true;
+    shutdown_deadline = common::MonoClock::now() + settings.shutdown_grace;
+    core.stop_accepting();
+    common::daemon::notify_stopping();
+    log->info("stopping sig={} cases_active={} grace_ms={}", sig, core.active_cases(), settings.shutdown_grace.count());
+  }
+
+  int run() {
+    const auto client_ep = clients.get(zmq::sockopt::last_endpoint);
+    const auto agent_ep = agents.get(zmq::sockopt::last_endpoint);
+    log->info("ready client_endpoint={} agent_endpoint={} heartbeat_ms={} queue_limit={} max_attempts={} version={}",
+              client_ep, agent_ep, settings.core.heartbeat_interval.count(), settings.core.queue_limit,
+              settings.core.max_attempts, CASEBUS_VERSION);
+    common::daemon::notify_ready("serving clients on " + client_ep + ", agents on " + agent_ep,
+                                 {{"CASEBUS_CLIENT_ENDPOINT", client_ep}, {"CASEBUS_AGENT_ENDPOINT", agent_ep}});
+    while (true) {
+      auto now = common::Now::current();
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(core.next_wakeup() - now.mono);
+      wait = std::clamp(wait, 0ms, 1000ms);
+      zmq::pollitem_t items[] = {{agents.handle(), 0, ZMQ_POLLIN, 0},
+                                 {clients.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, signals.fd(), ZMQ_POLLIN, 0}};
+      zmq::poll(items, 3, wait);
+      if (items[2].revents & ZMQ_POLLIN) {
+        if (const int sig = signals.read_signal()) begin_shutdown(sig);
+      }
+      // Agents first: their answers free capacity for waiting work.
+      if (items[0].revents & ZMQ_POLLIN) drain(agents, Side::kAgent);
+      if (items[1].revents & ZMQ_POLLIN) drain(clients, Side::kClient);
+      now = common::Now::current();
+      if (now.mono >= core.next_wakeup()) {
+        core.on_tick(now, outbox);
+        flush();
+      }
+      if (shutting_down) {
+        if (core.active_cases() == 0) break;
+        if (now.mono >= shutdown_deadline) {
+          log->warn("grace period over, failing unfinished cases cases_active={}", core.active_cases());
+          core.fail_all(common::Errc::kShuttingDown, "the broker stopped before the case finished", now, outbox);
+          flush();
+          break;
+        }
+      }
+    }
+    const auto& c = core.counters();
+    log->info("stopped accepted={} completed={} failed={} requeued={} late_answers={}", c.accepted, c.completed,
+              c.failed, c.requeued, c.late_answers);
+    return 0;
+  }
+};
+
+App::App(Settings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
+App::~App() = default;
+
+int App::run() {
+  return impl_->run();
+}
+
+}  // namespace broker

@@ -1,0 +1,633 @@
+#include "core.hpp"
+
+#include "common/bus/socket.hpp"
+#include "common/util/ids.hpp"
+#include "common/util/json.hpp"
+#include "common/util/log.hpp"
+
+#include <algorithm>
+
+namespace broker {
+
+using common::Errc;
+using common::Error;
+using common::MonoTime;
+using common::Now;
+using common::make_error;
+namespace bus = common::bus;
+namespace cjson = common::json;
+
+namespace {
+
+double ms_between(MonoTime a, MonoTime b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+void append_ms(std::string& out, double ms) {
+  out += fmt::format("{:.3f}", ms);
+}
+
+}  // namespace
+
+Core::Core(CoreSettings settings) : settings_(settings), log_(common::log::get("broker")) {}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+void Core::on_client(std::string_view peer, bus::FrameViews frames, const Now& now, Outbox& out) {
+  auto msg = bus::decode_client_message(frames);
+  if (!msg) {
+    ++counters_.malformed;
+    const auto corr = bus::correlation_of(frames);
+    log_->warn("malformed client message peer={} err={}", bus::hex(peer), msg.error().describe());
+    if (!corr.empty()) {
+      ++counters_.rejected;
+      reject(peer, corr, msg.error(), out);
+    } else {
+      out.push_back({Side::kClient, std::string(peer), bus::encode_client_error(msg.error())});
+    }
+    return;
+  }
+  if (auto* s = std::get_if<bus::SubmitMsg>(&*msg)) {
+    submit(peer, *s, now, out);
+  } else if (auto* st = std::get_if<bus::StatsMsg>(&*msg)) {
+    out.push_back({Side::kClient, std::string(peer), bus::encode_stats_reply(st->corr, stats_json())});
+  }
+}
+
+void Core::reject(std::string_view peer, std::string_view corr, const Error& e, Outbox& out) {
+  out.push_back({Side::kClient, std::string(peer), bus::encode_rejected(corr, e)});
+}
+
+void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now, Outbox& out) {
+  if (!accepting_) {
+    ++counters_.rejected;
+    reject(peer, m.corr, make_error(Errc::kShuttingDown, "", "the broker is shutting down; submit again later"), out);
+    return;
+  }
+  auto env = codec_.decode(m.envelope);
+  if (!env) {
+    ++counters_.rejected;
+    log_->debug("submission rejected peer={} err={}", bus::hex(peer), env.error().describe());
+    reject(peer, m.corr, env.error(), out);
+    return;
+  }
+  if (env->type != bus::EnvelopeType::kCase) {
+    ++counters_.rejected;
+    reject(peer, m.corr, make_error(Errc::kInvalidField, "type", "a submission must be of type \"case\""), out);
+    return;
+  }
+  if (!env->case_id.empty() && cases_.count(env->case_id)) {
+    ++counters_.rejected;
+    reject(peer, m.corr, make_error(Errc::kDuplicate, "case_id", "a case with this id is already in progress"), out);
+    return;
+  }
+  common::WallMs deadline = env->deadline ? std::min(env->deadline, now.wall + settings_.max_deadline.count())
+                                          : now.wall + settings_.default_deadline.count();
+  if (deadline <= now.wall) {
+    ++counters_.rejected;
+    reject(peer, m.corr, make_error(Errc::kDeadlineExceeded, "deadline", "the deadline has already passed"), out);
+    return;
+  }
+  auto& kind = kinds_[env->to];
+  if (kind.queued >= settings_.queue_limit || cases_.size() >= settings_.max_cases) {
+    ++counters_.busy;
+    const bool queue_full = kind.queued >= settings_.queue_limit;
+    reject(peer, m.corr,
+           make_error(Errc::kBusy, queue_full ? "to" : "",
+                      queue_full ? "the queue for agent kind " + env->to + " is full; retry later"
+                                 : "the broker holds its maximum number of cases; retry later"),
+           out);
+    return;
+  }
+
+  std::string id = env->case_id.empty() ? common::new_case_id() : std::move(env->case_id);
+  Case c;
+  c.id = id;
+  c.tenant = std::move(env->tenant);
+  c.trace = env->trace.empty() ? common::new_traceparent() : std::move(env->trace);
+  c.idempotency_key = std::move(env->idempotency_key);
+  c.ref = std::move(env->id);
+  c.created_at = env->created_at ? env->created_at : now.wall;
+  c.deadline_wall = deadline;
+  c.deadline = now.mono + std::chrono::milliseconds(deadline - now.wall);
+  c.payload = std::move(env->payload);
+  if (env->context != "{}") {
+    auto members = codec_.split_object(env->context);
+    if (members) c.context = std::move(*members);
+  }
+  c.client_peer = std::string(peer);
+  c.corr = std::string(m.corr);
+  c.to = std::move(env->to);
+  deadlines_.emplace(c.deadline, id);
+  auto [it, inserted] = cases_.emplace(id, std::move(c));
+  ++counters_.accepted;
+  out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, id)});
+  log_->debug("case accepted case_id={} tenant={} agent={}", id, it->second.tenant, it->second.to);
+  enqueue(it->second, now, false);
+  pump(it->second.to, now, out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues and dispatch
+
+void Core::enqueue(Case& c, const Now& now, bool front) {
+  auto& kind = kinds_[c.to];
+  c.phase = Phase::kQueued;
+  c.token = next_token_++;
+  c.enqueued_at = now.mono;
+  c.task_id.clear();
+  c.worker.clear();
+  c.worker_name.clear();
+  if (front) {
+    kind.queue.emplace_front(c.id, c.token);
+  } else {
+    kind.queue.emplace_back(c.id, c.token);
+  }
+  ++kind.queued;
+}
+
+void Core::pump(const std::string& kind_name, const Now& now, Outbox& out) {
+  auto kit = kinds_.find(kind_name);
+  if (kit == kinds_.end()) return;
+  Kind& kind = kit->second;
+  while (kind.queued > 0 && !kind.queue.empty()) {
+    // Least loaded worker of the kind (in-flight / capacity), round-robin among equals; never
+    // one at capacity or draining.
+    Worker* best = nullptr;
+    std::size_t best_index = 0;
+    const std::size_t n = kind.workers.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = (kind.rr + k) % n;
+      auto& w = workers_.at(kind.workers[i]);
+      const auto load = w.tasks.size();
+      if (w.draining || load >= static_cast<std::size_t>(w.capacity)) continue;
+      if (!best || load * static_cast<std::size_t>(best->capacity) < best->tasks.size() * static_cast<std::size_t>(w.capacity)) {
+        best = &w;
+        best_index = i;
+      }
+    }
+    if (!best) return;
+    auto [case_id, token] = std::move(kind.queue.front());
+    kind.queue.pop_front();
+    auto cit = cases_.find(case_id);
+    if (cit == cases_.end() || cit->second.phase != Phase::kQueued || cit->second.token != token) continue;
+    --kind.queued;
+    kind.rr = (best_index + 1) % n;
+    dispatch(cit->second, *best, now, out);
+  }
+  // Drop stale entries at the front so the deque does not hold dead weight.
+  while (kind.queued == 0 && !kind.queue.empty()) kind.queue.pop_front();
+}
+
+void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
+  bus::Envelope env;
+  env.type = bus::EnvelopeType::kTask;
+  env.id = fmt::format("{}.{}.{}", c.id, c.hop, c.attempt);
+  env.case_id = c.id;
+  env.tenant = c.tenant;
+  env.to = c.to;
+  env.attempt = c.attempt;
+  env.created_at = c.created_at;
+  env.deadline = c.deadline_wall;
+  env.trace = c.trace;
+  // Stable across attempts of one hop, so agents can deduplicate side effects.
+  env.idempotency_key = fmt::format("{}/{}", c.id, c.hop);
+  env.payload = c.payload;
+  env.context = context_json(c);
+
+  c.phase = Phase::kDispatched;
+  c.task_id = env.id;
+  c.worker = w.peer;
+  c.worker_name = w.name;
+  c.dispatched_at = now.mono;
+  tasks_.emplace(env.id, TaskRecord{c.id, w.peer});
+  w.tasks.insert(env.id);
+  ++counters_.dispatched;
+  log_->debug("task dispatched case_id={} task_id={} tenant={} agent={} worker={} attempt={}", c.id, env.id, c.tenant,
+              c.to, w.name, c.attempt);
+  send_agent(w, bus::encode_task(bus::encode(env)), now, out);
+}
+
+std::string Core::context_json(const Case& c) const {
+  if (c.context.empty()) return "{}";
+  std::string s = "{";
+  for (std::size_t i = 0; i < c.context.size(); ++i) {
+    if (i) s += ',';
+    cjson::append_string(s, c.context[i].first);
+    s += ':';
+    s += c.context[i].second;
+  }
+  s += '}';
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+void Core::send_agent(Worker& w, bus::Frames frames, const Now& now, Outbox& out) {
+  w.last_send = now.mono;
+  out.push_back({Side::kAgent, w.peer, std::move(frames)});
+}
+
+void Core::on_agent(std::string_view peer, bus::FrameViews frames, const Now& now, Outbox& out) {
+  auto msg = bus::decode_agent_message(frames);
+  auto wit = workers_.find(std::string(peer));
+  if (wit != workers_.end()) wit->second.last_recv = now.mono;
+  if (!msg) {
+    ++counters_.malformed;
+    log_->warn("malformed agent message peer={} err={}", bus::hex(peer), msg.error().describe());
+    out.push_back({Side::kAgent, std::string(peer), bus::encode_agent_error(msg.error())});
+    return;
+  }
+  if (auto* ready = std::get_if<bus::ReadyMsg>(&*msg)) {
+    if (wit != workers_.end()) {
+      out.push_back({Side::kAgent, std::string(peer),
+                     bus::encode_agent_error(make_error(Errc::kDuplicate, "ready", "already registered"))});
+      return;
+    }
+    register_worker(peer, *ready, now, out);
+    return;
+  }
+  if (wit == workers_.end()) {
+    // Not registered (for example: this broker restarted). Ask it to register again; nothing it
+    // says about tasks is known here.
+    if (std::holds_alternative<bus::DoneMsg>(*msg) || std::holds_alternative<bus::FailMsg>(*msg)) ++counters_.late_answers;
+    if (!std::holds_alternative<bus::DisconnectMsg>(*msg)) {
+      out.push_back({Side::kAgent, std::string(peer), bus::encode_broker_disconnect("not registered")});
+    }
+    return;
+  }
+  Worker& w = wit->second;
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, bus::DoneMsg>) {
+          on_done(w, m, now, out);
+        } else if constexpr (std::is_same_v<T, bus::FailMsg>) {
+          on_fail(w, m.task_id, make_error(Errc::kAgentError, m.code, m.message), m.retryable, now, out);
+        } else if constexpr (std::is_same_v<T, bus::DrainMsg>) {
+          w.draining = true;
+          log_->info("agent draining agent={} worker={} in_flight={}", w.kind, w.name, w.tasks.size());
+        } else if constexpr (std::is_same_v<T, bus::DisconnectMsg>) {
+          remove_worker(w.peer, "disconnected", now, out);
+        }
+        // HeartbeatMsg: last_recv is already updated.
+      },
+      *msg);
+}
+
+void Core::register_worker(std::string_view peer, const bus::ReadyMsg& m, const Now& now, Outbox& out) {
+  Worker w;
+  w.peer = std::string(peer);
+  w.kind = m.kind;
+  w.name = m.worker;
+  w.capacity = m.capacity;
+  w.last_recv = now.mono;
+  auto [it, inserted] = workers_.emplace(w.peer, std::move(w));
+  kinds_[m.kind].workers.push_back(it->first);
+  log_->info("agent joined agent={} worker={} capacity={} peer={}", m.kind, m.worker, m.capacity, bus::hex(peer));
+  send_agent(it->second,
+             bus::encode_welcome({static_cast<int>(settings_.heartbeat_interval.count()), settings_.heartbeat_liveness}),
+             now, out);
+  pump(m.kind, now, out);
+}
+
+void Core::remove_worker(std::string peer, const char* why, const Now& now, Outbox& out) {
+  auto wit = workers_.find(peer);
+  if (wit == workers_.end()) return;
+  Worker w = std::move(wit->second);
+  workers_.erase(wit);
+  auto& kind = kinds_[w.kind];
+  std::erase(kind.workers, peer);
+  kind.rr = 0;
+  log_->info("agent left agent={} worker={} reason={} requeue={}", w.kind, w.name, why, w.tasks.size());
+  for (const auto& task_id : w.tasks) {
+    auto tit = tasks_.find(task_id);
+    if (tit == tasks_.end()) continue;
+    const std::string case_id = std::move(tit->second.case_id);
+    tasks_.erase(tit);
+    auto cit = cases_.find(case_id);
+    if (cit == cases_.end()) continue;  // orphaned: its case already ended
+    Case& c = cit->second;
+    ++counters_.requeued;
+    retry_or_dead_letter(c, make_error(Errc::kAgentError, "worker", std::string("worker ") + why), true, true, now, out);
+  }
+  pump(w.kind, now, out);
+}
+
+Core::Case* Core::release_task(Worker& w, std::string_view task_id, Outbox& out, const Now& now) {
+  const std::string id(task_id);
+  auto tit = tasks_.find(id);
+  if (tit == tasks_.end() || tit->second.worker != w.peer) {
+    ++counters_.late_answers;
+    log_->debug("late answer ignored task_id={} worker={}", task_id, w.name);
+    return nullptr;
+  }
+  const std::string case_id = std::move(tit->second.case_id);
+  tasks_.erase(tit);
+  w.tasks.erase(id);
+  ++w.served;
+  pump(w.kind, now, out);  // the slot is free again
+  if (case_id.empty()) {
+    ++counters_.late_answers;
+    return nullptr;
+  }
+  auto cit = cases_.find(case_id);
+  if (cit == cases_.end() || cit->second.task_id != id) {
+    ++counters_.late_answers;
+    return nullptr;
+  }
+  return &cit->second;
+}
+
+void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out) {
+  // Validate before releasing: release_task may dispatch, which reuses the codec's parser.
+  auto result = codec_.decode_result(m.result_json);
+  Case* c = release_task(w, m.task_id, out, now);
+  if (!c) return;
+  if (!result) {
+    log_->warn("invalid result case_id={} task_id={} agent={} worker={} err={}", c->id, m.task_id, w.kind, w.name,
+               result.error().describe());
+    retry_or_dead_letter(*c, result.error(), true, false, now, out);
+    return;
+  }
+  Hop h{c->hop, c->to, w.name, c->task_id, c->attempt, "done", ms_between(c->enqueued_at, c->dispatched_at),
+        ms_between(c->dispatched_at, now.mono), {}};
+  c->trail.push_back(std::move(h));
+  // The context keeps the latest result per agent kind.
+  auto existing = std::find_if(c->context.begin(), c->context.end(), [&](auto& kv) { return kv.first == c->to; });
+  if (existing != c->context.end()) c->context.erase(existing);
+  c->context.emplace_back(c->to, result->json);
+  c->last_result = std::move(result->json);
+  log_->debug("task done case_id={} task_id={} agent={} worker={} next={}", c->id, m.task_id, w.kind, w.name,
+              result->next.value_or("-"));
+  if (!result->next) {
+    finish(*c, nullptr, now, out);
+    return;
+  }
+  if (c->hop >= settings_.max_hops) {
+    const auto e = make_error(Errc::kHopLimit, "next", fmt::format("the case reached the hop limit of {}", settings_.max_hops));
+    finish(*c, &e, now, out);
+    return;
+  }
+  // No queue bound here: the bound applies to new submissions, and an accepted case is never
+  // dropped for lack of room.
+  ++c->hop;
+  c->attempt = 1;
+  c->to = std::move(*result->next);
+  enqueue(*c, now, false);
+  pump(c->to, now, out);
+}
+
+void Core::on_fail(Worker& w, std::string_view task_id, const Error& error, bool retryable, const Now& now, Outbox& out) {
+  Case* c = release_task(w, task_id, out, now);
+  if (!c) return;
+  log_->info("task failed case_id={} task_id={} agent={} worker={} attempt={} retryable={} err={}", c->id, task_id,
+             w.kind, w.name, c->attempt, retryable, error.describe());
+  retry_or_dead_letter(*c, error, retryable, false, now, out);
+}
+
+void Core::retry_or_dead_letter(Case& c, const Error& error, bool retryable, bool requeue, const Now& now, Outbox& out) {
+  const std::string outcome = requeue ? "requeued" : (retryable ? "retry" : "failed");
+  c.trail.push_back(Hop{c.hop, c.to, c.worker_name, c.task_id, c.attempt, outcome, ms_between(c.enqueued_at, c.dispatched_at),
+                        ms_between(c.dispatched_at, now.mono), error.to_json()});
+  if (!retryable) {
+    finish(c, &error, now, out);
+    return;
+  }
+  if (c.attempt >= settings_.max_attempts) {
+    const auto e = make_error(Errc::kMaxAttempts, c.to,
+                              fmt::format("gave up after {} attempts; last error: {}", c.attempt, error.describe()));
+    finish(c, &e, now, out);
+    return;
+  }
+  ++c.attempt;
+  if (requeue) {
+    // A lost worker is not the task's fault: straight back to the front of the queue.
+    enqueue(c, now, true);
+    pump(c.to, now, out);
+    return;
+  }
+  ++counters_.retried;
+  const std::chrono::milliseconds backoff = std::min<std::chrono::milliseconds>(
+      settings_.retry_backoff_max, settings_.retry_backoff_initial * (1LL << std::min(c.attempt - 2, 20)));
+  c.phase = Phase::kRetryWait;
+  c.token = next_token_++;
+  c.task_id.clear();
+  c.worker.clear();
+  c.worker_name.clear();
+  retries_.emplace(now.mono + backoff, c.id, c.token);
+}
+
+void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
+  ++counters_.completed;
+  if (error) {
+    ++counters_.failed;
+    ++counters_.dead_lettered;
+    if (settings_.dead_letter_limit > 0) {
+      dead_letters_.push_back(DeadLetter{c.id, c.tenant, c.to, c.attempt, *error, now.wall});
+      while (dead_letters_.size() > settings_.dead_letter_limit) dead_letters_.pop_front();
+    }
+    log_->warn("case dead-lettered case_id={} tenant={} agent={} attempt={} err={}", c.id, c.tenant, c.to, c.attempt,
+               error->describe());
+  } else {
+    log_->debug("case completed case_id={} tenant={} hops={}", c.id, c.tenant, c.hop);
+  }
+  // A task still out with an agent is orphaned: the slot stays counted until the agent answers
+  // (so capacity holds), and the agent is told to stop.
+  if (c.phase == Phase::kDispatched && !c.task_id.empty()) {
+    if (auto tit = tasks_.find(c.task_id); tit != tasks_.end()) {
+      tit->second.case_id.clear();
+      if (auto wit = workers_.find(tit->second.worker); wit != workers_.end()) {
+        send_agent(wit->second, bus::encode_cancel(c.task_id), now, out);
+      }
+    }
+  }
+  if (c.phase == Phase::kQueued) --kinds_[c.to].queued;
+  out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, case_result_json(c, error, now))});
+  cases_.erase(c.id);  // c is dangling from here on
+}
+
+std::string Core::case_result_json(const Case& c, const Error* error, const Now& now) const {
+  std::string s;
+  s.reserve(512 + c.payload.size() + c.last_result.size() * 2 + c.trail.size() * 160);
+  s += "{\"v\":1,\"type\":\"case_result\",\"case_id\":";
+  cjson::append_string(s, c.id);
+  s += ",\"tenant\":";
+  cjson::append_string(s, c.tenant);
+  s += error ? ",\"status\":\"failed\"" : ",\"status\":\"completed\"";
+  if (error) {
+    s += ",\"error\":";
+    s += error->to_json();
+  }
+  if (!c.ref.empty()) {
+    s += ",\"ref\":";
+    cjson::append_string(s, c.ref);
+  }
+  if (!c.idempotency_key.empty()) {
+    s += ",\"idempotency_key\":";
+    cjson::append_string(s, c.idempotency_key);
+  }
+  s += ",\"trace\":";
+  cjson::append_string(s, c.trace);
+  s += ",\"created_at\":\"";
+  common::append_rfc3339(s, c.created_at);
+  s += "\",\"finished_at\":\"";
+  common::append_rfc3339(s, now.wall);
+  s += "\",\"payload\":";
+  s += c.payload;
+  s += ",\"context\":";
+  s += context_json(c);
+  s += ",\"result\":";
+  s += c.last_result;
+  s += ",\"trail\":[";
+  for (std::size_t i = 0; i < c.trail.size(); ++i) {
+    const auto& h = c.trail[i];
+    if (i) s += ',';
+    s += "{\"hop\":";
+    s += std::to_string(h.hop);
+    s += ",\"agent\":";
+    cjson::append_string(s, h.agent);
+    s += ",\"worker\":";
+    cjson::append_string(s, h.worker);
+    s += ",\"task_id\":";
+    cjson::append_string(s, h.task_id);
+    s += ",\"attempt\":";
+    s += std::to_string(h.attempt);
+    s += ",\"outcome\":";
+    cjson::append_string(s, h.outcome);
+    s += ",\"queued_ms\":";
+    append_ms(s, h.queued_ms);
+    s += ",\"ms\":";
+    append_ms(s, h.run_ms);
+    if (!h.error_json.empty()) {
+      s += ",\"error\":";
+      s += h.error_json;
+    }
+    s += '}';
+  }
+  s += "]}";
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+void Core::on_tick(const Now& now, Outbox& out) {
+  // Deadlines: earliest first; entries of cases that have ended are skipped.
+  while (!deadlines_.empty() && deadlines_.top().first <= now.mono) {
+    const std::string id = deadlines_.top().second;
+    deadlines_.pop();
+    auto cit = cases_.find(id);
+    if (cit == cases_.end() || cit->second.deadline > now.mono) continue;
+    Case& c = cit->second;
+    const auto e = make_error(Errc::kDeadlineExceeded, "deadline",
+                              fmt::format("the case passed its deadline at hop {} ({}) attempt {}", c.hop, c.to, c.attempt));
+    if (c.phase == Phase::kDispatched) {
+      c.trail.push_back(Hop{c.hop, c.to, c.worker_name, c.task_id, c.attempt,
+                            "deadline_exceeded", ms_between(c.enqueued_at, c.dispatched_at),
+                            ms_between(c.dispatched_at, now.mono), e.to_json()});
+    }
+    finish(c, &e, now, out);
+  }
+  // Retries whose backoff is over.
+  while (!retries_.empty() && std::get<0>(*retries_.begin()) <= now.mono) {
+    auto [at, id, token] = *retries_.begin();
+    retries_.erase(retries_.begin());
+    auto cit = cases_.find(id);
+    if (cit == cases_.end() || cit->second.phase != Phase::kRetryWait || cit->second.token != token) continue;
+    enqueue(cit->second, now, false);
+    pump(cit->second.to, now, out);
+  }
+  if (now.mono < next_tick_) return;
+  next_tick_ = now.mono + settings_.heartbeat_interval / 2;
+  // Heartbeats and liveness.
+  const auto expiry = settings_.heartbeat_interval * settings_.heartbeat_liveness;
+  std::vector<std::string> expired;
+  for (auto& [peer, w] : workers_) {
+    if (now.mono - w.last_recv > expiry) {
+      expired.push_back(peer);
+    } else if (now.mono - w.last_send >= settings_.heartbeat_interval / 2) {
+      send_agent(w, bus::encode_broker_heartbeat(), now, out);
+    }
+  }
+  for (const auto& peer : expired) {
+    ++counters_.workers_expired;
+    log_->warn("agent expired worker={} peer={} silent_ms={}", workers_.at(peer).name, bus::hex(peer),
+               std::chrono::duration_cast<std::chrono::milliseconds>(now.mono - workers_.at(peer).last_recv).count());
+    remove_worker(peer, "expired", now, out);
+  }
+}
+
+MonoTime Core::next_wakeup() const {
+  MonoTime t = next_tick_;
+  if (!deadlines_.empty()) t = std::min(t, deadlines_.top().first);
+  if (!retries_.empty()) t = std::min(t, std::get<0>(*retries_.begin()));
+  return t;
+}
+
+void Core::on_unreachable(Side side, std::string_view peer, const Now& now, Outbox& out) {
+  if (side == Side::kClient) {
+    ++counters_.undeliverable;
+    log_->warn("client gone, answer undeliverable peer={}", bus::hex(peer));
+    return;
+  }
+  remove_worker(std::string(peer), "unreachable", now, out);
+}
+
+void Core::fail_all(Errc code, const std::string& message, const Now& now, Outbox& out) {
+  std::vector<std::string> ids;
+  ids.reserve(cases_.size());
+  for (const auto& [id, c] : cases_) ids.push_back(id);
+  const auto e = make_error(code, "", message);
+  for (const auto& id : ids) {
+    if (auto it = cases_.find(id); it != cases_.end()) finish(it->second, &e, now, out);
+  }
+}
+
+std::string Core::stats_json() const {
+  nlohmann::json kinds = nlohmann::json::object();
+  for (const auto& [name, k] : kinds_) {
+    std::size_t capacity = 0, in_flight = 0;
+    for (const auto& peer : k.workers) {
+      const auto& w = workers_.at(peer);
+      capacity += static_cast<std::size_t>(w.capacity);
+      in_flight += w.tasks.size();
+    }
+    kinds[name] = {{"queued", k.queued}, {"workers", k.workers.size()}, {"capacity", capacity}, {"in_flight", in_flight}};
+  }
+  nlohmann::json workers = nlohmann::json::array();
+  for (const auto& [peer, w] : workers_) {
+    workers.push_back({{"worker", w.name}, {"kind", w.kind}, {"capacity", w.capacity}, {"in_flight", w.tasks.size()},
+                       {"served", w.served}, {"draining", w.draining}, {"peer", bus::hex(peer)}});
+  }
+  std::sort(workers.begin(), workers.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.at("kind").template get_ref<const std::string&>(), a.at("worker").template get_ref<const std::string&>()) <
+           std::tie(b.at("kind").template get_ref<const std::string&>(), b.at("worker").template get_ref<const std::string&>());
+  });
+  const auto& c = counters_;
+  return nlohmann::json{{"kinds", kinds},
+                        {"workers", workers},
+                        {"cases_active", cases_.size()},
+                        {"in_flight", tasks_.size()},
+                        {"dead_letters", dead_letters_.size()},
+                        {"accepting", accepting_},
+                        {"counters",
+                         {{"accepted", c.accepted},
+                          {"completed", c.completed},
+                          {"failed", c.failed},
+                          {"dispatched", c.dispatched},
+                          {"requeued", c.requeued},
+                          {"retried", c.retried},
+                          {"dead_lettered", c.dead_lettered},
+                          {"busy", c.busy},
+                          {"rejected", c.rejected},
+                          {"late_answers", c.late_answers},
+                          {"malformed", c.malformed},
+                          {"undeliverable", c.undeliverable},
+                          {"workers_expired", c.workers_expired}}}}
+      .dump();
+}
+
+}  // namespace broker

@@ -1,0 +1,166 @@
+#pragma once
+// The broker's protocol state machine, free of I/O: it takes (peer, frames, now) and appends the
+// messages to send to an Outbox. Tests drive it directly with injected time.
+//
+// What it owns: cases and their hop-by-hop workflow, a bounded queue per agent kind, the workers
+// of each kind with their capacity (credit) and in-flight tasks, heartbeats and liveness, retries
+// with backoff, deadlines, dead letters and counters. docs/protocol.md is the contract.
+#include "broker/settings.hpp"
+#include "common/bus/envelope.hpp"
+#include "common/bus/protocol.hpp"
+#include "common/util/time.hpp"
+
+#include <spdlog/logger.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace broker {
+
+enum class Side { kClient, kAgent };
+
+struct OutMessage {
+  Side side;
+  std::string peer;  // ROUTER routing id
+  common::bus::Frames frames;
+};
+using Outbox = std::vector<OutMessage>;
+
+struct Counters {
+  std::uint64_t accepted = 0;
+  std::uint64_t completed = 0;      // cases that reached a final result
+  std::uint64_t failed = 0;         // of those, how many failed (dead-lettered)
+  std::uint64_t dispatched = 0;     // tasks sent to agents
+  std::uint64_t requeued = 0;       // tasks taken back from a lost or leaving worker
+  std::uint64_t retried = 0;        // retryable failures scheduled again
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t busy = 0;           // submissions refused because a bound was reached
+  std::uint64_t rejected = 0;       // submissions refused for any other reason
+  std::uint64_t late_answers = 0;   // DONE/FAIL for a task no longer in flight (ignored)
+  std::uint64_t malformed = 0;      // undecodable messages from clients or agents
+  std::uint64_t undeliverable = 0;  // answers to a client that was gone
+  std::uint64_t workers_expired = 0;
+};
+
+struct DeadLetter {
+  std::string case_id, tenant, agent;
+  int attempt = 0;
+  common::Error error;
+  common::WallMs at = 0;
+};
+
+class Core final {
+ public:
+  explicit Core(CoreSettings settings);
+
+  void on_client(std::string_view peer, common::bus::FrameViews frames, const common::Now& now, Outbox& out);
+  void on_agent(std::string_view peer, common::bus::FrameViews frames, const common::Now& now, Outbox& out);
+  // Timers: heartbeats, liveness, retries, deadlines. Call when now >= next_wakeup().
+  void on_tick(const common::Now& now, Outbox& out);
+  // A send to this peer failed with EHOSTUNREACH: the peer is gone.
+  void on_unreachable(Side side, std::string_view peer, const common::Now& now, Outbox& out);
+  common::MonoTime next_wakeup() const;
+
+  // Shutdown: refuse new submissions; fail_all ends what is left when the grace period is over.
+  void stop_accepting() { accepting_ = false; }
+  void fail_all(common::Errc code, const std::string& message, const common::Now& now, Outbox& out);
+
+  std::size_t active_cases() const { return cases_.size(); }
+  std::size_t tasks_in_flight() const { return tasks_.size(); }
+  std::size_t worker_count() const { return workers_.size(); }
+  const Counters& counters() const { return counters_; }
+  const std::deque<DeadLetter>& dead_letters() const { return dead_letters_; }
+  std::string stats_json() const;
+
+ private:
+  struct Hop {
+    int hop = 0;
+    std::string agent, worker, task_id;
+    int attempt = 0;
+    std::string outcome;  // done, failed, retry, requeued, deadline_exceeded
+    double queued_ms = 0, run_ms = 0;
+    std::string error_json;  // empty when none
+  };
+  enum class Phase { kQueued, kDispatched, kRetryWait };
+  struct Case {
+    std::string id, tenant, trace, idempotency_key, ref;
+    common::WallMs created_at = 0, deadline_wall = 0;
+    common::MonoTime deadline;
+    std::string payload;
+    std::vector<std::pair<std::string, std::string>> context;
+    std::vector<Hop> trail;
+    std::string client_peer, corr;
+    std::string to;
+    int hop = 1;
+    int attempt = 1;
+    Phase phase = Phase::kQueued;
+    std::uint64_t token = 0;  // identifies the live queue/retry entry; stale ones are skipped
+    common::MonoTime enqueued_at, dispatched_at;
+    std::string task_id, worker, worker_name;  // while dispatched (peer and instance name)
+    std::string last_result = "null";
+  };
+  struct Worker {
+    std::string peer, kind, name;
+    int capacity = 1;
+    std::unordered_set<std::string> tasks;
+    common::MonoTime last_recv, last_send;
+    bool draining = false;
+    std::uint64_t served = 0;
+  };
+  struct Kind {
+    std::deque<std::pair<std::string, std::uint64_t>> queue;  // (case id, token)
+    std::size_t queued = 0;                                   // live entries in queue
+    std::vector<std::string> workers;                         // peers
+    std::size_t rr = 0;
+  };
+  struct TaskRecord {
+    std::string case_id;  // empty once the case has ended (the task is orphaned)
+    std::string worker;
+  };
+
+  void submit(std::string_view peer, const common::bus::SubmitMsg& m, const common::Now& now, Outbox& out);
+  void reject(std::string_view peer, std::string_view corr, const common::Error& e, Outbox& out);
+  void enqueue(Case& c, const common::Now& now, bool front);
+  void pump(const std::string& kind, const common::Now& now, Outbox& out);
+  void dispatch(Case& c, Worker& w, const common::Now& now, Outbox& out);
+  void on_done(Worker& w, const common::bus::DoneMsg& m, const common::Now& now, Outbox& out);
+  void on_fail(Worker& w, std::string_view task_id, const common::Error& error, bool retryable,
+               const common::Now& now, Outbox& out);
+  // Takes the task out of flight; returns its case when the case is still waiting for it.
+  Case* release_task(Worker& w, std::string_view task_id, Outbox& out, const common::Now& now);
+  void retry_or_dead_letter(Case& c, const common::Error& error, bool retryable, bool requeue,
+                            const common::Now& now, Outbox& out);
+  void finish(Case& c, const common::Error* error, const common::Now& now, Outbox& out);
+  void register_worker(std::string_view peer, const common::bus::ReadyMsg& m, const common::Now& now, Outbox& out);
+  void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
+  void send_agent(Worker& w, common::bus::Frames frames, const common::Now& now, Outbox& out);
+  std::string context_json(const Case& c) const;
+  std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now) const;
+
+  CoreSettings settings_;
+  std::shared_ptr<spdlog::logger> log_;
+  common::bus::EnvelopeCodec codec_;
+  bool accepting_ = true;
+  std::uint64_t next_token_ = 1;
+  common::MonoTime next_tick_{};
+
+  std::unordered_map<std::string, Case> cases_;
+  std::unordered_map<std::string, Worker> workers_;
+  std::unordered_map<std::string, Kind> kinds_;
+  std::unordered_map<std::string, TaskRecord> tasks_;
+  std::set<std::tuple<common::MonoTime, std::string, std::uint64_t>> retries_;
+  std::priority_queue<std::pair<common::MonoTime, std::string>, std::vector<std::pair<common::MonoTime, std::string>>,
+                      std::greater<>>
+      deadlines_;
+  std::deque<DeadLetter> dead_letters_;
+  Counters counters_;
+};
+
+}  // namespace broker

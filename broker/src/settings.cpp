@@ -1,0 +1,77 @@
+#include "broker/settings.hpp"
+
+#include <stdexcept>
+
+namespace broker {
+namespace {
+
+void ms(const nlohmann::json& j, const char* key, std::chrono::milliseconds& out, std::int64_t min) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  const auto v = it->get<std::int64_t>();
+  if (v < min) throw std::invalid_argument(std::string(key) + " must be >= " + std::to_string(min));
+  out = std::chrono::milliseconds(v);
+}
+
+template <class T>
+void bounded(const nlohmann::json& j, const char* key, T& out, long long min, long long max) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  const auto v = it->get<long long>();
+  if (v < min || v > max) {
+    throw std::invalid_argument(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  out = static_cast<T>(v);
+}
+
+}  // namespace
+
+void from_json(const nlohmann::json& j, Settings& s) {
+  common::json::reject_unknown_keys(
+      j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
+          "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "log"});
+  common::json::get_optional(j, "client_endpoint", s.client_endpoint);
+  common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
+  bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
+  ms(j, "shutdown_grace_ms", s.shutdown_grace, 0);
+  auto& c = s.core;
+  ms(j, "heartbeat_interval_ms", c.heartbeat_interval, 10);
+  bounded(j, "heartbeat_liveness", c.heartbeat_liveness, 1, 100);
+  bounded(j, "queue_limit", c.queue_limit, 1, 10'000'000);
+  bounded(j, "max_cases", c.max_cases, 1, 100'000'000);
+  bounded(j, "max_attempts", c.max_attempts, 1, 1000);
+  ms(j, "retry_backoff_initial_ms", c.retry_backoff_initial, 1);
+  ms(j, "retry_backoff_max_ms", c.retry_backoff_max, 1);
+  ms(j, "default_deadline_ms", c.default_deadline, 1);
+  ms(j, "max_deadline_ms", c.max_deadline, 1);
+  bounded(j, "max_hops", c.max_hops, 1, 64);
+  bounded(j, "dead_letter_limit", c.dead_letter_limit, 0, 10'000'000);
+  common::json::get_optional(j, "log", s.log);
+  if (s.client_endpoint.empty() || s.agent_endpoint.empty()) throw std::invalid_argument("endpoints must not be empty");
+  if (s.client_endpoint == s.agent_endpoint) throw std::invalid_argument("client_endpoint and agent_endpoint must differ");
+  if (c.retry_backoff_max < c.retry_backoff_initial) throw std::invalid_argument("retry_backoff_max_ms must be >= retry_backoff_initial_ms");
+  if (c.max_deadline < c.default_deadline) throw std::invalid_argument("max_deadline_ms must be >= default_deadline_ms");
+}
+
+nlohmann::json to_json(const Settings& s) {
+  const auto& c = s.core;
+  return nlohmann::json{{"client_endpoint", s.client_endpoint},
+                        {"agent_endpoint", s.agent_endpoint},
+                        {"max_message_bytes", s.max_message_bytes},
+                        {"shutdown_grace_ms", s.shutdown_grace.count()},
+                        {"heartbeat_interval_ms", c.heartbeat_interval.count()},
+                        {"heartbeat_liveness", c.heartbeat_liveness},
+                        {"queue_limit", c.queue_limit},
+                        {"max_cases", c.max_cases},
+                        {"max_attempts", c.max_attempts},
+                        {"retry_backoff_initial_ms", c.retry_backoff_initial.count()},
+                        {"retry_backoff_max_ms", c.retry_backoff_max.count()},
+                        {"default_deadline_ms", c.default_deadline.count()},
+                        {"max_deadline_ms", c.max_deadline.count()},
+                        {"max_hops", c.max_hops},
+                        {"dead_letter_limit", c.dead_letter_limit},
+                        {"log", s.log}};
+}
+
+}  // namespace broker

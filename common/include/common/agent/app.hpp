@@ -1,0 +1,24 @@
+#pragma once
+// What every agent executable's main() calls: CLI and config (docs/configuration.md), logging as
+// "agent.<kind>", one io_context on the main thread, the runtime, and SIGTERM/SIGINT handling
+// (drain, then exit 0).
+#include "common/agent/runtime.hpp"
+
+#include <functional>
+#include <string>
+
+namespace common::agent {
+
+struct AgentContext {
+  boost::asio::io_context& io;
+  const Settings& settings;
+  // The config's "settings" object: the agent kind's own options (empty object when absent).
+  const nlohmann::json& agent_settings;
+};
+
+using HandlerFactory = std::function<Handler(AgentContext&)>;
+
+int run_agent(int argc, char** argv, const std::string& kind, const std::string& summary,
+              const HandlerFactory& make_handler);
+
+}  // namespace common::agent

@@ -1,0 +1,37 @@
+#pragma once
+// The only place sockets are created: every socket gets a bounded linger, a maximum message size
+// and bounded high-water marks; the broker's ROUTERs also get router_mandatory, so a message to a
+// peer that is gone fails loudly (EHOSTUNREACH) instead of vanishing.
+#include "common/bus/protocol.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace common::bus {
+
+struct SocketOptions {
+  std::chrono::milliseconds linger{500};
+  std::int64_t max_message_bytes = 1 << 20;
+  int send_hwm = 100000;
+  int recv_hwm = 100000;
+  bool router_mandatory = false;
+};
+
+zmq::socket_t make_socket(zmq::context_t& ctx, zmq::socket_type type, const SocketOptions& options = {});
+
+enum class SendResult { kSent, kWouldBlock, kUnreachable };
+
+// Sends frames as one multipart message without blocking. With a routing id, the id frame goes
+// first (ROUTER sockets). kUnreachable: ROUTER with router_mandatory and no such peer.
+SendResult send_frames(zmq::socket_t& socket, const Frames& frames);
+SendResult send_frames(zmq::socket_t& socket, std::string_view routing_id, const Frames& frames);
+
+// Routing ids are bytes; logs show them as hex.
+std::string hex(std::string_view bytes);
+
+}  // namespace common::bus

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages casebus needs to build, test and run. Idempotent: packages that
+# are already installed are skipped, and apt is not touched at all when nothing is missing.
+# Everything comes from Debian's archive: nothing is downloaded from elsewhere, nothing vendored.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build ccache make pkg-config
+  libboost1.81-dev libboost-program-options1.81-dev libboost-system1.81-dev
+  libzmq3-dev cppzmq-dev
+  nlohmann-json3-dev libsimdjson-dev
+  libspdlog-dev libfmt-dev
+  libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
