@@ -49,7 +49,8 @@ void from_json(const nlohmann::json& j, Settings& s) {
   bounded(j, "dead_letter_limit", c.dead_letter_limit, 0, 10'000'000);
   common::json::get_optional(j, "log", s.log);
   if (s.client_endpoint.empty() || s.agent_endpoint.empty()) throw std::invalid_argument("endpoints must not be empty");
-  if (s.client_endpoint == s.agent_endpoint) throw std::invalid_argument("client_endpoint and agent_endpoint must differ");
+  const bool wildcard = s.client_endpoint.ends_with(":*") || s.client_endpoint.ends_with(":0");
+  if (!wildcard && s.client_endpoint == s.agent_endpoint) throw std::invalid_argument("client_endpoint and agent_endpoint must differ");
   if (c.retry_backoff_max < c.retry_backoff_initial) throw std::invalid_argument("retry_backoff_max_ms must be >= retry_backoff_initial_ms");
   if (c.max_deadline < c.default_deadline) throw std::invalid_argument("max_deadline_ms must be >= default_deadline_ms");
 }

@@ -1,0 +1,59 @@
+#pragma once
+// A local casebus stack for process tests: a broker on ephemeral loopback ports and agent
+// processes pointed at it, plus bus-client helpers. Stderr of everything is dumped on failure.
+#include "process.hpp"
+
+#include "common/bus/client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace testsupport {
+
+// Paths of the binaries under test, from CMake's $<TARGET_FILE:...>.
+struct Binaries {
+  static std::string broker();
+  static std::string echo();
+  static std::string ctl();
+};
+
+class Stack final {
+ public:
+  // broker_config: JSON merged over the test defaults (ephemeral ports, 100 ms heartbeats).
+  explicit Stack(const nlohmann::json& broker_config = nlohmann::json::object());
+  ~Stack();
+
+  Process& start_broker();
+  // Restarts the broker on the same endpoints (after a kill).
+  Process& restart_broker();
+  Process& broker() { return *broker_; }
+  Process& start_agent(const std::string& name, std::vector<std::string> args = {},
+                       const std::string& binary = Binaries::echo());
+  const std::string& client_endpoint() const { return client_endpoint_; }
+  const std::string& agent_endpoint() const { return agent_endpoint_; }
+  TempDir& dir() { return dir_; }
+
+  nlohmann::json stats();
+  // Waits until the broker reports n registered workers of the kind.
+  bool wait_workers(const std::string& kind, std::size_t n, std::chrono::milliseconds timeout = 10s);
+  common::bus::Outcome submit(const std::string& envelope, std::chrono::milliseconds timeout = 10s);
+  // Submits all envelopes at once (one client, all in flight) and waits for every outcome.
+  std::vector<common::bus::Outcome> submit_all(const std::vector<std::string>& envelopes,
+                                               std::chrono::milliseconds timeout = 20s);
+
+ private:
+  TempDir dir_;
+  nlohmann::json config_;
+  std::string client_endpoint_, agent_endpoint_;
+  std::unique_ptr<Process> broker_;
+  std::vector<std::unique_ptr<Process>> old_brokers_;
+  std::vector<std::unique_ptr<Process>> agents_;
+};
+
+// A submission envelope for the echo agent.
+std::string echo_case(const nlohmann::json& payload = {{"message", "hello"}}, const std::string& tenant = "acme");
+
+}  // namespace testsupport
