@@ -74,6 +74,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   int liveness = 3;
   MonoTime last_recv{};
   MonoTime last_send{};
+  MonoTime tick_due{};
   bool registered = false;
   bool ever_registered = false;
   bool draining = false;
@@ -134,7 +135,8 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   void schedule_tick() {
-    tick_timer.expires_after(heartbeat);
+    tick_due = MonoClock::now() + heartbeat;
+    tick_timer.expires_at(tick_due);
     tick_timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       if (auto self = weak.lock(); self && !ec) self->on_tick();
     });
@@ -143,6 +145,12 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void on_tick() {
     if (stopped || !socket) return;
     const auto now = MonoClock::now();
+    if (now - tick_due > heartbeat) {
+      // This tick is late by more than an interval: this process was paused (stopped, swapped,
+      // starved), so silence says nothing about the broker yet. Give it one more interval.
+      log->debug("process was paused ms={}", std::chrono::duration_cast<std::chrono::milliseconds>(now - tick_due).count());
+      last_recv = std::max(last_recv, now - heartbeat * (liveness - 1));
+    }
     if (now - last_recv > heartbeat * liveness) {
       log->warn("broker silent, reconnecting endpoint={} ms={}", settings.broker_endpoint,
                 std::chrono::duration_cast<std::chrono::milliseconds>(now - last_recv).count());
