@@ -13,7 +13,9 @@ for p in "$PORT" $((PORT + 1)); do
   port_in_use "$p" && { log "port $p is in use; set BENCH_PORT"; exit 2; }
 done
 
-start_bg broker "$BUILD/broker/casebus-broker" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP" --log-level warn
+BROKER_ARGS=()
+[ -n "${BUSY_POLL_US:-}" ] && BROKER_ARGS+=(--busy-poll-us "$BUSY_POLL_US")
+start_bg broker "$BUILD/broker/casebus-broker" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP" --log-level warn "${BROKER_ARGS[@]}"
 wait_until 10 port_in_use "$PORT" || { log "broker did not start"; cat "$RUNDIR/broker.log" >&2; exit 3; }
 for i in $(seq 1 "$M"); do
   start_bg "echo$i" "$BUILD/agents/echo/casebus-echo" --broker "$AGENT_EP" --worker "echo$i" --capacity "$CAPACITY" --log-level warn

@@ -183,7 +183,7 @@ void Core::pump(const std::string& kind_name, const Now& now, Outbox& out) {
 void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
   bus::Envelope env;
   env.type = bus::EnvelopeType::kTask;
-  env.id = fmt::format("{}.{}.{}", c.id, c.hop, c.attempt);
+  env.id = c.id + '.' + std::to_string(c.hop) + '.' + std::to_string(c.attempt);
   env.case_id = c.id;
   env.tenant = c.tenant;
   env.to = c.to;
@@ -192,9 +192,12 @@ void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
   env.deadline = c.deadline_wall;
   env.trace = c.trace;
   // Stable across attempts of one hop, so agents can deduplicate side effects.
-  env.idempotency_key = fmt::format("{}/{}", c.id, c.hop);
-  env.payload = c.payload;
+  env.idempotency_key = c.id + '/' + std::to_string(c.hop);
   env.context = context_json(c);
+  // Lend the payload to the envelope for encoding instead of copying it (it is kept for retries).
+  env.payload = std::move(c.payload);
+  std::string task = bus::encode(env);
+  c.payload = std::move(env.payload);
 
   c.phase = Phase::kDispatched;
   c.task_id = env.id;
@@ -206,7 +209,7 @@ void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
   ++counters_.dispatched;
   log_->debug("task dispatched case_id={} task_id={} tenant={} agent={} worker={} attempt={}", c.id, env.id, c.tenant,
               c.to, w.name, c.attempt);
-  send_agent(w, bus::encode_task(bus::encode(env)), now, out);
+  send_agent(w, bus::encode_task(task), now, out);
 }
 
 std::string Core::context_json(const Case& c) const {

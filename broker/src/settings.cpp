@@ -30,11 +30,16 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::reject_unknown_keys(
       j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
           "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
-          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "log"});
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "busy_poll_us", "log"});
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
   ms(j, "shutdown_grace_ms", s.shutdown_grace, 0);
+  if (auto it = j.find("busy_poll_us"); it != j.end()) {
+    const auto v = it->get<long long>();
+    if (v < 0 || v > 10000) throw std::invalid_argument("busy_poll_us must be between 0 and 10000");
+    s.busy_poll = std::chrono::microseconds(v);
+  }
   auto& c = s.core;
   ms(j, "heartbeat_interval_ms", c.heartbeat_interval, 10);
   bounded(j, "heartbeat_liveness", c.heartbeat_liveness, 1, 100);
@@ -61,6 +66,7 @@ nlohmann::json to_json(const Settings& s) {
                         {"agent_endpoint", s.agent_endpoint},
                         {"max_message_bytes", s.max_message_bytes},
                         {"shutdown_grace_ms", s.shutdown_grace.count()},
+                        {"busy_poll_us", s.busy_poll.count()},
                         {"heartbeat_interval_ms", c.heartbeat_interval.count()},
                         {"heartbeat_liveness", c.heartbeat_liveness},
                         {"queue_limit", c.queue_limit},

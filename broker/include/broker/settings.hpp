@@ -31,6 +31,9 @@ struct Settings {
   std::string agent_endpoint = "tcp://127.0.0.1:7102";
   std::int64_t max_message_bytes = 1 << 20;
   std::chrono::milliseconds shutdown_grace{10000};
+  // After handling a message, keep polling without sleeping for this long before blocking: an idle
+  // vCPU that halts costs tens of microseconds to wake (docs/performance.md). 0 disables.
+  std::chrono::microseconds busy_poll{50};
   CoreSettings core;
   common::log::Settings log;
 };

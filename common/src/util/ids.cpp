@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string_view>
 
@@ -40,9 +41,22 @@ bool is_lower_hex(std::string_view s) {
 
 }  // namespace
 
+// Random bytes from a per-thread buffer refilled by getrandom(2) 4 KiB at a time: one syscall per
+// 256 identifiers instead of one each (it showed in the broker's profile).
+void take_random(unsigned char* out, std::size_t n) {
+  thread_local std::array<unsigned char, 4096> pool{};
+  thread_local std::size_t used = pool.size();
+  if (used + n > pool.size()) {
+    fill_random(pool.data(), pool.size());
+    used = 0;
+  }
+  std::memcpy(out, pool.data() + used, n);
+  used += n;
+}
+
 std::string random_hex128() {
   std::array<unsigned char, 16> b{};
-  fill_random(b.data(), b.size());
+  take_random(b.data(), b.size());
   std::string s;
   s.reserve(32);
   append_hex(s, b.data(), b.size());
@@ -55,7 +69,7 @@ std::string new_case_id() {
 
 std::string new_traceparent() {
   std::array<unsigned char, 24> b{};
-  fill_random(b.data(), b.size());
+  take_random(b.data(), b.size());
   b[0] |= 1;   // never an all-zero trace id
   b[16] |= 1;  // never an all-zero parent id
   std::string s = "00-";
