@@ -71,8 +71,11 @@ struct App::Impl {
     o.max_message_bytes = settings.max_message_bytes;
     o.router_mandatory = true;
     o.linger = 1000ms;
-    clients = bus::make_socket(ctx, zmq::socket_type::router, o);
     agents = bus::make_socket(ctx, zmq::socket_type::router, o);
+    // A client that stops reading must not make the broker hold its results without bound: past
+    // this many queued answers they count as undeliverable.
+    o.send_hwm = 10000;
+    clients = bus::make_socket(ctx, zmq::socket_type::router, o);
     try {
       clients.bind(settings.client_endpoint);
     } catch (const zmq::error_t& e) {
@@ -106,13 +109,13 @@ struct App::Impl {
 
   // Takes up to kBatch messages from one socket.
   void drain(zmq::socket_t& sock, Side side) {
-    std::string_view views[8];
+    std::string_view views[16];
     const auto now = common::Now::current();
     for (int n = 0; n < kBatch; ++n) {
       parts.clear();
       if (!zmq::recv_multipart(sock, std::back_inserter(parts), zmq::recv_flags::dontwait)) break;
-      if (parts.size() < 2 || parts.size() > std::size(views)) {
-        // Too few or too many frames to be ours: answer as malformed through the core.
+      if (parts.size() < 2) {
+        // Nothing but a routing id: answer as malformed through the core.
         const std::string peer = parts.empty() ? "" : parts[0].to_string();
         std::string_view empty[1] = {""};
         if (side == Side::kClient) {
@@ -123,8 +126,10 @@ struct App::Impl {
         flush();
         continue;
       }
-      for (std::size_t i = 1; i < parts.size(); ++i) views[i - 1] = parts[i].to_string_view();
-      const bus::FrameViews frames(views, parts.size() - 1);
+      // More frames than any command has: the decoder sees the first 16 and reports the count.
+      const std::size_t count = std::min(parts.size() - 1, std::size(views));
+      for (std::size_t i = 0; i < count; ++i) views[i] = parts[i + 1].to_string_view();
+      const bus::FrameViews frames(views, count);
       if (side == Side::kClient) {
         core.on_client(parts[0].to_string_view(), frames, now, outbox);
       } else {

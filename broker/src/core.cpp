@@ -1,6 +1,7 @@
 #include "core.hpp"
 
 #include "common/bus/socket.hpp"
+#include "common/util/check.hpp"
 #include "common/util/ids.hpp"
 #include "common/util/json.hpp"
 #include "common/util/log.hpp"
@@ -77,11 +78,6 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     reject(peer, m.corr, make_error(Errc::kInvalidField, "type", "a submission must be of type \"case\""), out);
     return;
   }
-  if (!env->case_id.empty() && cases_.count(env->case_id)) {
-    ++counters_.rejected;
-    reject(peer, m.corr, make_error(Errc::kDuplicate, "case_id", "a case with this id is already in progress"), out);
-    return;
-  }
   common::WallMs deadline = env->deadline ? std::min(env->deadline, now.wall + settings_.max_deadline.count())
                                           : now.wall + settings_.default_deadline.count();
   if (deadline <= now.wall) {
@@ -89,10 +85,17 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     reject(peer, m.corr, make_error(Errc::kDeadlineExceeded, "deadline", "the deadline has already passed"), out);
     return;
   }
-  auto& kind = kinds_[env->to];
-  if (kind.queued >= settings_.queue_limit || cases_.size() >= settings_.max_cases) {
+  if (env->created_at && env->created_at >= deadline) {
+    ++counters_.rejected;
+    reject(peer, m.corr, make_error(Errc::kInvalidField, "created_at", "must be earlier than the deadline"), out);
+    return;
+  }
+  // Look up, don't create: a refused submission must leave nothing behind.
+  const auto kit = kinds_.find(env->to);
+  const std::size_t queued = kit == kinds_.end() ? 0 : kit->second.queued;
+  if (queued >= settings_.queue_limit || cases_.size() >= settings_.max_cases) {
     ++counters_.busy;
-    const bool queue_full = kind.queued >= settings_.queue_limit;
+    const bool queue_full = queued >= settings_.queue_limit;
     reject(peer, m.corr,
            make_error(Errc::kBusy, queue_full ? "to" : "",
                       queue_full ? "the queue for agent kind " + env->to + " is full; retry later"
@@ -101,7 +104,7 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     return;
   }
 
-  std::string id = env->case_id.empty() ? common::new_case_id() : std::move(env->case_id);
+  std::string id = common::new_case_id();
   Case c;
   c.id = id;
   c.tenant = std::move(env->tenant);
@@ -114,7 +117,13 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
   c.payload = std::move(env->payload);
   if (env->context != "{}") {
     auto members = codec_.split_object(env->context);
-    if (members) c.context = std::move(*members);
+    if (members) {
+      // Duplicate keys: the last one wins, as in most JSON readers.
+      for (auto& kv : *members) {
+        std::erase_if(c.context, [&](const auto& e) { return e.first == kv.first; });
+        c.context.push_back(std::move(kv));
+      }
+    }
   }
   c.client_peer = std::string(peer);
   c.corr = std::string(m.corr);
@@ -151,6 +160,13 @@ void Core::pump(const std::string& kind_name, const Now& now, Outbox& out) {
   auto kit = kinds_.find(kind_name);
   if (kit == kinds_.end()) return;
   Kind& kind = kit->second;
+  // Entries of cases that ended while queued stay behind as stale; drop them before they pile up.
+  if (kind.queue.size() > 2 * kind.queued + 64) {
+    std::erase_if(kind.queue, [&](const auto& e) {
+      auto cit = cases_.find(e.first);
+      return cit == cases_.end() || cit->second.phase != Phase::kQueued || cit->second.token != e.second;
+    });
+  }
   while (kind.queued > 0 && !kind.queue.empty()) {
     // Least loaded worker of the kind (in-flight / capacity), round-robin among equals; never
     // one at capacity or draining.
@@ -199,12 +215,23 @@ void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
   std::string task = bus::encode(env);
   c.payload = std::move(env.payload);
 
+  if (task.size() + 64 > settings_.max_message_bytes) {
+    // The agent would be disconnected by its transport for this message: fail the case instead.
+    c.phase = Phase::kRetryWait;  // neither queued nor dispatched: nothing to undo in finish()
+    c.token = next_token_++;
+    const auto e = make_error(Errc::kTooLarge, "payload",
+                              fmt::format("the task for hop {} is {} bytes, over the {} byte limit", c.hop, task.size(),
+                                          settings_.max_message_bytes));
+    finish(c, &e, now, out);
+    return;
+  }
   c.phase = Phase::kDispatched;
   c.task_id = env.id;
   c.worker = w.peer;
   c.worker_name = w.name;
   c.dispatched_at = now.mono;
-  tasks_.emplace(env.id, TaskRecord{c.id, w.peer});
+  const bool fresh = tasks_.emplace(env.id, TaskRecord{c.id, w.peer}).second;
+  CASEBUS_CHECK(fresh, "task id dispatched twice: " + env.id);
   w.tasks.insert(env.id);
   ++counters_.dispatched;
   log_->debug("task dispatched case_id={} task_id={} tenant={} agent={} worker={} attempt={}", c.id, env.id, c.tenant,
@@ -305,6 +332,7 @@ void Core::remove_worker(std::string peer, const char* why, const Now& now, Outb
   std::erase(kind.workers, peer);
   kind.rr = 0;
   log_->info("agent left agent={} worker={} reason={} requeue={}", w.kind, w.name, why, w.tasks.size());
+  // Marked so that pump() below and requeues cannot hand tasks back to it.
   for (const auto& task_id : w.tasks) {
     auto tit = tasks_.find(task_id);
     if (tit == tasks_.end()) continue;
@@ -317,6 +345,7 @@ void Core::remove_worker(std::string peer, const char* why, const Now& now, Outb
     retry_or_dead_letter(c, make_error(Errc::kAgentError, "worker", std::string("worker ") + why), true, true, now, out);
   }
   pump(w.kind, now, out);
+  forget_kind_if_idle(w.kind);
 }
 
 Core::Case* Core::release_task(Worker& w, std::string_view task_id, Outbox& out, const Now& now) {
@@ -345,13 +374,13 @@ Core::Case* Core::release_task(Worker& w, std::string_view task_id, Outbox& out,
 }
 
 void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out) {
-  // Validate before releasing: release_task may dispatch, which reuses the codec's parser.
+  // Validated before the slot is released (release_task dispatches waiting work).
   auto result = codec_.decode_result(m.result_json);
   Case* c = release_task(w, m.task_id, out, now);
   if (!c) return;
   if (!result) {
     log_->warn("invalid result case_id={} task_id={} agent={} worker={} err={}", c->id, m.task_id, w.kind, w.name,
-               result.error().describe());
+               result.error().code);
     retry_or_dead_letter(*c, result.error(), true, false, now, out);
     return;
   }
@@ -386,8 +415,10 @@ void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out
 void Core::on_fail(Worker& w, std::string_view task_id, const Error& error, bool retryable, const Now& now, Outbox& out) {
   Case* c = release_task(w, task_id, out, now);
   if (!c) return;
-  log_->info("task failed case_id={} task_id={} agent={} worker={} attempt={} retryable={} err={}", c->id, task_id,
-             w.kind, w.name, c->attempt, retryable, error.describe());
+  // Agent-supplied text may echo customer data: only its code at info, the message at debug.
+  log_->info("task failed case_id={} task_id={} agent={} worker={} attempt={} retryable={} code={}", c->id, task_id,
+             w.kind, w.name, c->attempt, retryable, error.field);
+  log_->debug("task failure detail task_id={} message={}", task_id, error.message);
   retry_or_dead_letter(*c, error, retryable, false, now, out);
 }
 
@@ -432,8 +463,8 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
       dead_letters_.push_back(DeadLetter{c.id, c.tenant, c.to, c.attempt, *error, now.wall});
       while (dead_letters_.size() > settings_.dead_letter_limit) dead_letters_.pop_front();
     }
-    log_->warn("case dead-lettered case_id={} tenant={} agent={} attempt={} err={}", c.id, c.tenant, c.to, c.attempt,
-               error->describe());
+    log_->warn("case dead-lettered case_id={} tenant={} agent={} attempt={} err={} field={}", c.id, c.tenant, c.to,
+               c.attempt, error->code, error->field);
   } else {
     log_->debug("case completed case_id={} tenant={} hops={}", c.id, c.tenant, c.hop);
   }
@@ -448,11 +479,28 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
     }
   }
   if (c.phase == Phase::kQueued) --kinds_[c.to].queued;
-  out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, case_result_json(c, error, now))});
+  deadlines_.erase({c.deadline, c.id});
+  std::string result = case_result_json(c, error, now, true);
+  if (result.size() + 64 > settings_.max_message_bytes) {
+    // Too large for the client's transport: send the outcome without payload, context and result.
+    const auto e = make_error(Errc::kTooLarge, "result",
+                              fmt::format("the final case is {} bytes, over the {} byte limit; payload, context and "
+                                          "result are left out",
+                                          result.size(), settings_.max_message_bytes));
+    result = case_result_json(c, error ? error : &e, now, false);
+  }
+  out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, result)});
+  const std::string kind = c.to;
   cases_.erase(c.id);  // c is dangling from here on
+  forget_kind_if_idle(kind);
 }
 
-std::string Core::case_result_json(const Case& c, const Error* error, const Now& now) const {
+void Core::forget_kind_if_idle(const std::string& kind) {
+  auto it = kinds_.find(kind);
+  if (it != kinds_.end() && it->second.workers.empty() && it->second.queued == 0) kinds_.erase(it);
+}
+
+std::string Core::case_result_json(const Case& c, const Error* error, const Now& now, bool full) const {
   std::string s;
   s.reserve(512 + c.payload.size() + c.last_result.size() * 2 + c.trail.size() * 160);
   s += "{\"v\":1,\"type\":\"case_result\",\"case_id\":";
@@ -478,12 +526,15 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
   common::append_rfc3339(s, c.created_at);
   s += "\",\"finished_at\":\"";
   common::append_rfc3339(s, now.wall);
-  s += "\",\"payload\":";
-  s += c.payload;
-  s += ",\"context\":";
-  s += context_json(c);
-  s += ",\"result\":";
-  s += c.last_result;
+  s += '"';
+  if (full) {
+    s += ",\"payload\":";
+    s += c.payload;
+    s += ",\"context\":";
+    s += context_json(c);
+    s += ",\"result\":";
+    s += c.last_result;
+  }
   s += ",\"trail\":[";
   for (std::size_t i = 0; i < c.trail.size(); ++i) {
     const auto& h = c.trail[i];
@@ -519,11 +570,11 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
 
 void Core::on_tick(const Now& now, Outbox& out) {
   // Deadlines: earliest first; entries of cases that have ended are skipped.
-  while (!deadlines_.empty() && deadlines_.top().first <= now.mono) {
-    const std::string id = deadlines_.top().second;
-    deadlines_.pop();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now.mono) {
+    const std::string id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
     auto cit = cases_.find(id);
-    if (cit == cases_.end() || cit->second.deadline > now.mono) continue;
+    if (cit == cases_.end()) continue;
     Case& c = cit->second;
     const auto e = make_error(Errc::kDeadlineExceeded, "deadline",
                               fmt::format("the case passed its deadline at hop {} ({}) attempt {}", c.hop, c.to, c.attempt));
@@ -555,6 +606,7 @@ void Core::on_tick(const Now& now, Outbox& out) {
       send_agent(w, bus::encode_broker_heartbeat(), now, out);
     }
   }
+  for (const auto& peer : expired) workers_.at(peer).draining = true;
   for (const auto& peer : expired) {
     ++counters_.workers_expired;
     log_->warn("agent expired worker={} peer={} silent_ms={}", workers_.at(peer).name, bus::hex(peer),
@@ -565,7 +617,7 @@ void Core::on_tick(const Now& now, Outbox& out) {
 
 MonoTime Core::next_wakeup() const {
   MonoTime t = next_tick_;
-  if (!deadlines_.empty()) t = std::min(t, deadlines_.top().first);
+  if (!deadlines_.empty()) t = std::min(t, deadlines_.begin()->first);
   if (!retries_.empty()) t = std::min(t, std::get<0>(*retries_.begin()));
   return t;
 }

@@ -142,7 +142,8 @@ class Core final {
   void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
   void send_agent(Worker& w, common::bus::Frames frames, const common::Now& now, Outbox& out);
   std::string context_json(const Case& c) const;
-  std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now) const;
+  std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now, bool full) const;
+  void forget_kind_if_idle(const std::string& kind);
 
   CoreSettings settings_;
   std::shared_ptr<spdlog::logger> log_;
@@ -156,9 +157,8 @@ class Core final {
   std::unordered_map<std::string, Kind> kinds_;
   std::unordered_map<std::string, TaskRecord> tasks_;
   std::set<std::tuple<common::MonoTime, std::string, std::uint64_t>> retries_;
-  std::priority_queue<std::pair<common::MonoTime, std::string>, std::vector<std::pair<common::MonoTime, std::string>>,
-                      std::greater<>>
-      deadlines_;
+  // Cases by deadline; an entry leaves when its case ends, so the set is bounded by active cases.
+  std::set<std::pair<common::MonoTime, std::string>> deadlines_;
   std::deque<DeadLetter> dead_letters_;
   Counters counters_;
 };

@@ -327,12 +327,66 @@ TEST(BrokerCore, MalformedClientInputIsAnsweredAndNothingElseChanges) {
   EXPECT_EQ(h.core.active_cases(), 0u);
 }
 
-TEST(BrokerCore, DuplicateActiveCaseIdIsRejected) {
+TEST(BrokerCore, CaseIdsAreTheBrokersAndTheClientReferenceComesBack) {
   Harness h;
-  EXPECT_EQ(find(h.submit("r1", "{}", "echo", R"(,"case_id":"c-42")"), bus::Command::kAccepted).size(), 1u);
-  auto out = h.submit("r2", "{}", "echo", R"(,"case_id":"c-42")");
+  auto out = h.submit("r1", "{}", "echo", R"(,"case_id":"c-42")");
   ASSERT_EQ(find(out, bus::Command::kRejected).size(), 1u);
-  EXPECT_EQ(nlohmann::json::parse(find(out, bus::Command::kRejected)[0]->frames[3]).at("code"), "duplicate");
+  EXPECT_EQ(nlohmann::json::parse(find(out, bus::Command::kRejected)[0]->frames[3]).at("field"), "case_id");
+  h.ready("a1", 1);
+  auto t = task_of(*find(h.submit("r2", "{}", "echo", R"(,"id":"order-55-10293")"), bus::Command::kTask).at(0));
+  EXPECT_TRUE(t.at("case_id").get<std::string>().starts_with("c-"));
+  out = h.agent("a1", bus::encode_done(t.at("id").get<std::string>(), "{}"));
+  EXPECT_EQ(nlohmann::json::parse(find(out, bus::Command::kResult).at(0)->frames[3]).at("ref"), "order-55-10293");
+}
+
+TEST(BrokerCore, CreatedAfterTheDeadlineIsRejected) {
+  Harness h;
+  const auto late = common::format_rfc3339(h.now.wall + 60'000);
+  auto out = h.submit("r1", "{}", "echo", R"(,"created_at":")" + late + "\"");
+  ASSERT_EQ(find(out, bus::Command::kRejected).size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(find(out, bus::Command::kRejected)[0]->frames[3]).at("field"), "created_at");
+}
+
+TEST(BrokerCore, OversizedTaskFailsTheCaseInsteadOfTheAgent) {
+  CoreSettings s;
+  s.max_message_bytes = 4096;
+  Harness h(s);
+  h.ready("a1", 1);
+  auto out = h.submit("r1", R"({"message":")" + std::string(5000, 'x') + R"("})");
+  EXPECT_TRUE(find(out, bus::Command::kTask).empty());
+  auto results = find(out, bus::Command::kResult);
+  ASSERT_EQ(results.size(), 1u);
+  const auto c = nlohmann::json::parse(results[0]->frames[3]);
+  EXPECT_EQ(c.at("error").at("code"), "too_large");
+  EXPECT_FALSE(c.contains("payload")) << "the reduced final case leaves the payload out";
+  EXPECT_EQ(h.core.worker_count(), 1u);
+}
+
+TEST(BrokerCore, RefusedSubmissionsLeaveNoKindBehind) {
+  CoreSettings s;
+  s.max_cases = 1;
+  Harness h(s);
+  h.submit("r1", "{}", "alpha");
+  for (int i = 0; i < 5; ++i) h.submit("x" + std::to_string(i), "{}", "kind" + std::to_string(i));
+  EXPECT_EQ(stats(h.core).at("kinds").size(), 1u);
+  EXPECT_EQ(h.core.counters().busy, 5u);
+}
+
+TEST(BrokerCore, WorkersExpiringTogetherDoNotBounceTasks) {
+  CoreSettings s;
+  s.heartbeat_interval = 100ms;
+  Harness h(s);
+  h.ready("a1", 1);
+  h.ready("a2", 1);
+  h.submit("r1");
+  h.submit("r2");
+  auto out = h.advance(400ms);  // both silent for longer than liveness
+  EXPECT_TRUE(find(out, bus::Command::kTask).empty());
+  EXPECT_EQ(stats(h.core).at("kinds").at("echo").at("queued"), 2);
+  h.ready("a3", 2);
+  // Each case lost one attempt, not two.
+  const auto s2 = stats(h.core);
+  EXPECT_EQ(s2.at("counters").at("requeued"), 2);
 }
 
 TEST(BrokerCore, UnknownAgentIsAskedToRegister) {

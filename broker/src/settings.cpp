@@ -5,11 +5,15 @@
 namespace broker {
 namespace {
 
+// Durations are bounded above too (30 days), so time arithmetic cannot overflow.
 void ms(const nlohmann::json& j, const char* key, std::chrono::milliseconds& out, std::int64_t min) {
+  constexpr std::int64_t kMax = 30LL * 24 * 3600 * 1000;
   auto it = j.find(key);
   if (it == j.end()) return;
   const auto v = it->get<std::int64_t>();
-  if (v < min) throw std::invalid_argument(std::string(key) + " must be >= " + std::to_string(min));
+  if (v < min || v > kMax) {
+    throw std::invalid_argument(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(kMax));
+  }
   out = std::chrono::milliseconds(v);
 }
 
@@ -34,6 +38,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
+  s.core.max_message_bytes = static_cast<std::size_t>(s.max_message_bytes);
   ms(j, "shutdown_grace_ms", s.shutdown_grace, 0);
   if (auto it = j.find("busy_poll_us"); it != j.end()) {
     const auto v = it->get<long long>();
@@ -42,6 +47,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   }
   auto& c = s.core;
   ms(j, "heartbeat_interval_ms", c.heartbeat_interval, 10);
+  if (c.heartbeat_interval > std::chrono::minutes(10)) throw std::invalid_argument("heartbeat_interval_ms must be at most 600000");
   bounded(j, "heartbeat_liveness", c.heartbeat_liveness, 1, 100);
   bounded(j, "queue_limit", c.queue_limit, 1, 10'000'000);
   bounded(j, "max_cases", c.max_cases, 1, 100'000'000);

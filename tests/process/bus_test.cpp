@@ -282,3 +282,62 @@ TEST(Bus, BrokerSigtermFinishesInFlightCases) {
 
 }  // namespace
 }  // namespace testsupport
+
+namespace testsupport {
+namespace {
+
+// The echo agent against a fake broker (a ROUTER the test drives), for what a real broker
+// never sends.
+TEST(AgentRuntime, AnswersWhatItCannotDecodeSoNoSlotLeaks) {
+  TempDir dir;
+  zmq::context_t ctx(1);
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::rcvtimeo, 5000);
+  router.bind("tcp://127.0.0.1:*");
+  Process agent("echo", Binaries::echo(), {"--broker", router.get(zmq::sockopt::last_endpoint), "--worker", "w1"}, dir);
+  auto recv = [&] {
+    std::vector<zmq::message_t> parts;
+    EXPECT_TRUE(zmq::recv_multipart(router, std::back_inserter(parts)));
+    std::vector<std::string> out;
+    for (auto& p : parts) out.push_back(p.to_string());
+    return out;
+  };
+  auto send = [&](const std::string& peer, const common::bus::Frames& frames) {
+    router.send(zmq::buffer(peer), zmq::send_flags::sndmore);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      router.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  };
+  auto ready = recv();
+  ASSERT_EQ(ready.size(), 4u);
+  EXPECT_EQ(ready[2], std::string(1, '\x21'));
+  const std::string peer = ready[0];
+  send(peer, common::bus::encode_welcome({1000, 3}));
+
+  // A task envelope it cannot decode (no deadline), but whose id is readable.
+  send(peer, common::bus::encode_task(R"({"v":1,"type":"task","id":"c-1.1.1","case_id":"c-1"})"));
+  std::vector<std::string> answer;
+  do {
+    answer = recv();  // skip heartbeats
+  } while (answer.size() == 3 && answer[2] == std::string(1, '\x24'));
+  ASSERT_EQ(answer.size(), 5u);
+  EXPECT_EQ(answer[2], std::string(1, '\x23'));
+  EXPECT_EQ(answer[3], "c-1.1.1");
+  EXPECT_EQ(json::parse(answer[4]).at("code"), "invalid_task");
+  EXPECT_EQ(json::parse(answer[4]).at("retryable"), false);
+
+  // A CANCEL for a task it does not hold.
+  send(peer, common::bus::encode_cancel("c-2.1.1"));
+  do {
+    answer = recv();
+  } while (answer.size() == 3 && answer[2] == std::string(1, '\x24'));
+  ASSERT_EQ(answer.size(), 5u);
+  EXPECT_EQ(answer[3], "c-2.1.1");
+  EXPECT_EQ(json::parse(answer[4]).at("code"), "unknown_task");
+  EXPECT_EQ(agent.stop(), 0);
+  dump_on_failure({&agent});
+}
+
+}  // namespace
+}  // namespace testsupport

@@ -61,7 +61,9 @@ bool Stack::wait_workers(const std::string& kind, std::size_t n, std::chrono::mi
       [&] {
         const auto s = stats();
         auto it = s.at("kinds").find(kind);
-        return it != s.at("kinds").end() && it->at("workers").get<std::size_t>() == n;
+        // A kind with no workers and nothing queued is not listed at all.
+        const std::size_t workers = it == s.at("kinds").end() ? 0 : it->at("workers").get<std::size_t>();
+        return workers == n;
       },
       timeout);
 }

@@ -24,6 +24,7 @@ struct CoreSettings {
   std::chrono::milliseconds max_deadline{24LL * 3600 * 1000};
   int max_hops = 8;
   std::size_t dead_letter_limit = 10000;  // kept in memory, oldest dropped first
+  std::size_t max_message_bytes = 1 << 20;  // what peers accept: larger tasks and results fail the case
 };
 
 struct Settings {

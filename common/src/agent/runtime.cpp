@@ -116,7 +116,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   std::chrono::milliseconds backoff() {
-    // Exponential with full jitter, so a fleet of agents does not reconnect in lockstep.
+    // Exponential with jitter in [cap/2, cap], so a fleet of agents does not reconnect in lockstep.
     const auto cap = std::min<std::int64_t>(settings.reconnect_max.count(),
                                             settings.reconnect_initial.count() << std::min(reconnect_failures, 20));
     ++reconnect_failures;
@@ -125,7 +125,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   void send(const bus::Frames& frames) {
-    if (!socket) return;
+    if (!socket) {
+      log->debug("not connected, message dropped (the broker requeues tasks of a lost agent) endpoint={}",
+                 settings.broker_endpoint);
+      return;
+    }
     if (socket->send(frames) != bus::SendResult::kSent) {
       log->warn("send to broker would block; message dropped, the broker will requeue endpoint={}",
                 settings.broker_endpoint);
@@ -196,8 +200,17 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void handle(const bus::TaskMsg& m) {
     auto env = codec.decode(m.envelope);
     if (!env || env->type != bus::EnvelopeType::kTask) {
-      // The broker sent something we cannot read: it will time the task out and retry it.
-      log->error("undecodable task from broker err={}", env ? "not a task envelope" : env.error().describe());
+      // Answer it if its id is readable, so the broker frees the slot and fails the case rather
+      // than waiting for an answer that would never come.
+      const std::string err = env ? "not a task envelope" : env.error().describe();
+      log->error("undecodable task from broker err={}", err);
+      try {
+        const auto j = nlohmann::json::parse(m.envelope);
+        const auto id = j.at("id").get<std::string>();
+        if (bus::valid_id(id)) send(bus::encode_fail(id, "invalid_task", err, false));
+      } catch (const nlohmann::json::exception&) {
+        // no readable id: nothing to answer
+      }
       return;
     }
     const std::string task_id = env->id;
@@ -231,7 +244,10 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     if (auto it = in_flight.find(std::string(m.task_id)); it != in_flight.end()) {
       it->second.cancelled->store(true);
       log->debug("task cancelled task_id={}", m.task_id);
+      return;
     }
+    // Not held here (never decoded, or from before a reconnect): say so, so the broker frees the slot.
+    send(bus::encode_fail(m.task_id, "unknown_task", "the agent does not hold this task", false));
   }
 
   void handle(const bus::AgentErrorMsg& m) {
@@ -312,7 +328,12 @@ void Responder::answer(bool ok, std::string a, std::string b, bool retryable) {
   if (!shared_) return;
   auto shared = std::move(shared_);
   shared_.reset();
-  bus::Frames frames = ok ? bus::encode_done(task_id_, a) : bus::encode_fail(task_id_, a, b, retryable);
+  bus::Frames frames;
+  try {
+    frames = ok ? bus::encode_done(task_id_, a) : bus::encode_fail(task_id_, a, b, retryable);
+  } catch (const std::exception& e) {
+    frames = bus::encode_fail(task_id_, "agent_error", std::string("answer not encodable: ") + e.what(), false);
+  }
   asio::post(shared->io, [weak = shared->runtime, id = std::move(task_id_), frames = std::move(frames)]() mutable {
     if (auto rt = weak.lock()) rt->finish(id, std::move(frames));
   });

@@ -45,6 +45,7 @@ BusClient::BusClient(boost::asio::io_context& io, zmq::context_t& ctx, const std
 }
 
 BusClient::~BusClient() {
+  *alive_ = false;
   socket_.close();
 }
 
@@ -134,19 +135,21 @@ void BusClient::arm_timer() {
   }
   timer_expiry_ = deadlines_.begin()->first;
   timer_.expires_at(timer_expiry_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_timer();
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    auto a = alive.lock();
+    if (!ec && a && *a) on_timer();
   });
 }
 
 void BusClient::on_timer() {
   const auto now = MonoClock::now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+  const auto alive = alive_;  // a callback may destroy this client
+  while (*alive && !deadlines_.empty() && deadlines_.begin()->first <= now) {
     const auto corr = deadlines_.begin()->second;
     finish(corr, Outcome{Outcome::Status::kTimeout, {}, {},
                          make_error(Errc::kTimeout, "", "no final answer from the broker in time")});
   }
-  arm_timer();
+  if (*alive) arm_timer();
 }
 
 SyncBusClient::SyncBusClient(const std::string& endpoint)

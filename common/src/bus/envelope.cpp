@@ -171,6 +171,11 @@ Result<Envelope> EnvelopeCodec::decode(std::string_view text) {
       return field_error(std::string(kFieldNames[i]), "missing required field");
     }
   }
+  if (env.type == EnvelopeType::kCase && (seen & (1u << kCaseId))) {
+    // Case ids are the broker's: random, unique, and never shared across tenants. A client's own
+    // reference goes in "id" and comes back as "ref" on the final case.
+    return field_error("case_id", "is assigned by the broker; put your own reference in \"id\"");
+  }
   if (env.type == EnvelopeType::kCase && (seen & (1u << kAttempt)) && env.attempt != 1) {
     return field_error("attempt", "must be 1 on a submission");
   }

@@ -147,11 +147,16 @@ Result<AgentMessage> decode_agent_message(FrameViews frames) {
         ReadyMsg m;
         j.at("kind").get_to(m.kind);
         j.at("worker").get_to(m.worker);
-        j.at("capacity").get_to(m.capacity);
+        const auto& cap = j.at("capacity");
+        if (!cap.is_number_integer() || cap.get<long long>() < 1 || cap.get<long long>() > kMaxCapacity) {
+          return make_error(Errc::kInvalidField, "capacity", "must be an integer between 1 and 100000");
+        }
+        m.capacity = cap.get<int>();
         if (!valid_agent_kind(m.kind)) return make_error(Errc::kInvalidField, "kind", "must be an agent kind");
         if (m.worker.empty() || m.worker.size() > 128) return make_error(Errc::kInvalidField, "worker", "must be 1-128 bytes");
-        if (m.capacity < 1 || m.capacity > kMaxCapacity) return make_error(Errc::kInvalidField, "capacity", "must be between 1 and 100000");
         return AgentMessage{std::move(m)};
+      } catch (const nlohmann::json::parse_error& e) {
+        return make_error(Errc::kMalformed, "ready", e.what());
       } catch (const nlohmann::json::exception& e) {
         return make_error(Errc::kInvalidField, "ready", e.what());
       }
@@ -172,8 +177,15 @@ Result<AgentMessage> decode_agent_message(FrameViews frames) {
         j.at("message").get_to(m.message);
         j.at("retryable").get_to(m.retryable);
         if (m.code.empty() || m.code.size() > 64) return make_error(Errc::kInvalidField, "fail.code", "must be 1-64 bytes");
-        if (m.message.size() > 4096) m.message.resize(4096);
+        if (m.message.size() > 4096) {
+          // Cut at a UTF-8 character boundary: never hand on half a character.
+          std::size_t n = 4096;
+          while (n > 0 && (static_cast<unsigned char>(m.message[n]) & 0xC0) == 0x80) --n;
+          m.message.resize(n);
+        }
         return AgentMessage{std::move(m)};
+      } catch (const nlohmann::json::parse_error& e) {
+        return make_error(Errc::kMalformed, "fail", e.what());
       } catch (const nlohmann::json::exception& e) {
         return make_error(Errc::kInvalidField, "fail", e.what());
       }
@@ -271,7 +283,8 @@ Frames encode_client_error(const Error& error) {
 }
 Frames encode_ready(const ReadyMsg& m) {
   auto f = head(Command::kReady, 1);
-  f.push_back(json::json{{"kind", m.kind}, {"worker", m.worker}, {"capacity", m.capacity}}.dump());
+  f.push_back(json::json{{"kind", m.kind}, {"worker", m.worker}, {"capacity", m.capacity}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace));
   return f;
 }
 Frames encode_done(std::string_view task_id, std::string_view result_json) {
@@ -283,7 +296,9 @@ Frames encode_done(std::string_view task_id, std::string_view result_json) {
 Frames encode_fail(std::string_view task_id, std::string_view code, std::string_view message, bool retryable) {
   auto f = head(Command::kFail, 2);
   f.emplace_back(task_id);
-  f.push_back(json::json{{"code", code}, {"message", message}, {"retryable", retryable}}.dump());
+  // Invalid UTF-8 from an agent's message is replaced, not thrown on.
+  f.push_back(json::json{{"code", code}, {"message", message}, {"retryable", retryable}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace));
   return f;
 }
 Frames encode_heartbeat() { return head(Command::kHeartbeat, 0); }

@@ -10,7 +10,7 @@
 namespace common {
 namespace {
 
-constexpr std::array<std::pair<Errc, std::string_view>, 17> kNames{{
+constexpr std::array<std::pair<Errc, std::string_view>, 18> kNames{{
     {Errc::kOk, "ok"},
     {Errc::kMalformed, "malformed"},
     {Errc::kInvalidField, "invalid_field"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<Errc, std::string_view>, 17> kNames{{
     {Errc::kShuttingDown, "shutting_down"},
     {Errc::kTimeout, "timeout"},
     {Errc::kCancelled, "cancelled"},
+    {Errc::kTooLarge, "too_large"},
     {Errc::kInternal, "internal"},
 }};
 

@@ -96,7 +96,11 @@ std::optional<WallMs> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return std::nullopt;
   const auto day_ms = duration_cast<milliseconds>(sys_days(ymd).time_since_epoch()).count();
-  return day_ms + ((h * 60 + mi) * 60 + std::min(se, 59)) * 1000LL + ms - offset_min * 60'000LL;
+  const WallMs t = day_ms + ((h * 60 + mi) * 60 + std::min(se, 59)) * 1000LL + ms - offset_min * 60'000LL;
+  // Instants before the Unix epoch or after year 9999 are not ours to handle (and would not
+  // format back as four-digit years).
+  if (t < 0 || t > kMaxWallMs) return std::nullopt;
+  return t;
 }
 
 }  // namespace common

@@ -73,6 +73,9 @@ class BusClient final {
   std::uint64_t unmatched_ = 0;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::set<std::pair<MonoTime, std::uint64_t>> deadlines_;
+  // Handlers check this before touching the client: a timer that already fired cannot be
+  // cancelled, and callbacks may destroy the client.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // Blocking form for tools and tests: owns a ZeroMQ context and an io_context.

@@ -30,6 +30,7 @@ enum class Errc {
   kShuttingDown,
   kTimeout,
   kCancelled,
+  kTooLarge,            // a task or result would exceed the peers' maximum message size
   kInternal,
 };
 

@@ -9,7 +9,8 @@ std::string new_case_id();
 std::string random_hex128();
 // A fresh W3C traceparent: "00-<trace-id>-<parent-id>-01".
 std::string new_traceparent();
-// True when s is a syntactically valid W3C traceparent (version 00, non-zero ids).
+// True when s is a syntactically valid W3C traceparent: lowercase hex, any version but ff (as the
+// W3C spec asks of parsers), non-zero trace and parent ids.
 bool valid_traceparent(std::string_view s);
 
 }  // namespace common

@@ -11,6 +11,7 @@
 namespace common {
 
 using WallMs = std::int64_t;
+inline constexpr WallMs kMaxWallMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
 using MonoClock = std::chrono::steady_clock;
 using MonoTime = MonoClock::time_point;
 
