@@ -40,7 +40,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-( sleep "$LIMIT_S"; echo "bench: watchdog: over ${LIMIT_S}s, stopping" >&2; kill -TERM $$ ) &
+# The watchdog must not hold the script's stdout/stderr open (a pipe reader would wait for it).
+exec 9>&2
+(
+  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+  sleep "$LIMIT_S" 9>&- & sp=$!
+  wait "$sp"
+  echo "bench: watchdog: over ${LIMIT_S}s, stopping" >&9
+  kill -TERM $$
+) >/dev/null 2>&1 &
 WATCHDOG=$!
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

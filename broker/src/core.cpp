@@ -481,6 +481,11 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
   if (c.phase == Phase::kQueued) --kinds_[c.to].queued;
   deadlines_.erase({c.deadline, c.id});
   std::string result = case_result_json(c, error, now, true);
+  if (result.size() + 64 > settings_.max_message_bytes && !error) {
+    // Reported failed to the client, so counted failed here too.
+    ++counters_.failed;
+    log_->warn("final case too large case_id={} tenant={} bytes={}", c.id, c.tenant, result.size());
+  }
   if (result.size() + 64 > settings_.max_message_bytes) {
     // Too large for the client's transport: send the outcome without payload, context and result.
     const auto e = make_error(Errc::kTooLarge, "result",

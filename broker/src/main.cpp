@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
          {"agent-endpoint", "/agent_endpoint", common::cli::Type::kString, "ZeroMQ endpoint for agents (default tcp://127.0.0.1:7102)"},
          {"heartbeat-ms", "/heartbeat_interval_ms", common::cli::Type::kInt, "heartbeat interval (default 1000)"},
          {"queue-limit", "/queue_limit", common::cli::Type::kInt, "waiting tasks per agent kind (default 10000)"},
-         {"busy-poll-us", "/busy_poll_us", common::cli::Type::kInt, "poll without sleeping this long after activity (default 50)"}}};
+         {"busy-poll-us", "/busy_poll_us", common::cli::Type::kInt, "poll without sleeping this long after activity (default 0: off)"}}};
     const auto cli = common::cli::parse(argc, argv, spec);
     if (cli.exit_now) return *cli.exit_now;
     broker::Settings settings;

@@ -33,8 +33,9 @@ struct Settings {
   std::int64_t max_message_bytes = 1 << 20;
   std::chrono::milliseconds shutdown_grace{10000};
   // After handling a message, keep polling without sleeping for this long before blocking: an idle
-  // vCPU that halts costs tens of microseconds to wake (docs/performance.md). 0 disables.
-  std::chrono::microseconds busy_poll{50};
+  // vCPU that halts costs tens of microseconds to wake. Off by default: it lowers latency at low
+  // load but costs throughput under load (docs/performance.md has both figures).
+  std::chrono::microseconds busy_poll{0};
   CoreSettings core;
   common::log::Settings log;
 };
