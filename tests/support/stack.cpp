@@ -6,6 +6,7 @@ namespace testsupport {
 
 std::string Binaries::broker() { return CASEBUS_BROKER_BIN; }
 std::string Binaries::echo() { return CASEBUS_ECHO_BIN; }
+std::string Binaries::classifier() { return CASEBUS_CLASSIFIER_BIN; }
 std::string Binaries::ctl() { return CASEBUSCTL_BIN; }
 
 Stack::Stack(const nlohmann::json& broker_config) {

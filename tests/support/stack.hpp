@@ -17,6 +17,7 @@ namespace testsupport {
 struct Binaries {
   static std::string broker();
   static std::string echo();
+  static std::string classifier();
   static std::string ctl();
 };
 

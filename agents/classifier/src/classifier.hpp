@@ -1,0 +1,64 @@
+#pragma once
+// The classifier agent's reasoning: intent, a confidence in [0,1] and entities from a customer's
+// message. Behind an interface so a trained model (a later issue) or a language model can take
+// the embedded default's place; whatever answers, the result has the same shape.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agents::classifier {
+
+enum class Intent {
+  kFraud,
+  kCardDispute,
+  kPayments,
+  kAccountAccess,
+  kCardServices,
+  kBalanceAndFees,
+  kLoanQuestion,
+  kGeneralSupport,
+};
+inline constexpr int kIntentCount = 8;
+
+std::string_view to_string(Intent i) noexcept;
+
+struct Amount {
+  std::int64_t minor = 0;  // in the currency's minor unit (cents for USD)
+  std::string currency;    // ISO 4217
+};
+
+struct Entities {
+  std::vector<Amount> amounts;
+  std::optional<std::string> merchant;
+  std::vector<std::string> dates;  // as written: "yesterday", "2026-11-20", "on Monday"
+  std::optional<std::string> card_last4;
+  std::vector<std::string> invoice_ids;
+};
+
+struct Classification {
+  Intent intent = Intent::kGeneralSupport;
+  double confidence = 0;
+  Entities entities;
+  std::string model;  // which model answered, e.g. "embedded-keywords-v1"
+};
+
+class Classifier {
+ public:
+  virtual ~Classifier() = default;
+  virtual Classification classify(std::string_view message) const = 0;
+};
+
+// The embedded default: weighted phrases per intent, deterministic and offline. Confidence is
+// derived from the margin between the best and the second-best intent (see classifier.cpp).
+std::unique_ptr<Classifier> make_embedded_classifier();
+
+// Entities alone (shared by every model).
+Entities extract_entities(std::string_view message);
+
+// {"intent":...,"confidence":...,"entities":{...},"model":...}
+std::string to_json(const Classification& c);
+
+}  // namespace agents::classifier

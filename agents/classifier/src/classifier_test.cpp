@@ -1,0 +1,108 @@
+#include "classifier.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace agents::classifier {
+namespace {
+
+struct Example {
+  const char* message;
+  Intent intent;
+};
+
+// Every customer message in ../shared/seeds, then the scenarios.
+const Example kExamples[] = {
+    {"I was charged twice on my debit card yesterday.", Intent::kCardDispute},
+    {"I see a card charge from a merchant I don't recognize.", Intent::kFraud},
+    {"I see a card charge from a merchant I don\xE2\x80\x99t recognize.", Intent::kFraud},
+    {"Customer says their card was declined at checkout.", Intent::kPayments},
+    {"I need help disputing a duplicate card charge.", Intent::kCardDispute},
+    {"I was charged twice at a grocery store yesterday.", Intent::kCardDispute},
+    {"My debit card was charged twice for the same merchant.", Intent::kCardDispute},
+    {"My debit card was charged twice for the same purchase.", Intent::kCardDispute},
+    {"Customer message: My debit card was charged twice.", Intent::kCardDispute},
+    {"The customer reports a duplicate debit card charge and likely needs dispute handling.", Intent::kCardDispute},
+    {"Text: Customer reports duplicate debit card charge.", Intent::kCardDispute},
+    {"Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected.", Intent::kPayments},
+    {"What is my current balance?", Intent::kBalanceAndFees},
+    {"Why was I charged a monthly fee on my checking account?", Intent::kBalanceAndFees},
+    {"I'm locked out of my account after too many password attempts.", Intent::kAccountAccess},
+    {"I can't log in, the verification code never arrives.", Intent::kAccountAccess},
+    {"What interest rate would I get on a personal loan?", Intent::kLoanQuestion},
+    {"Can I refinance my mortgage?", Intent::kLoanQuestion},
+    {"I lost my card, please send a replacement card.", Intent::kCardServices},
+    {"How do I activate my new card?", Intent::kCardServices},
+    {"Please transfer 25,000 EUR to my savings account abroad.", Intent::kPayments},
+    {"Someone used my card without permission, there are charges I never made.", Intent::kFraud},
+    {"Hello, what are your opening hours?", Intent::kGeneralSupport},
+};
+
+TEST(EmbeddedClassifier, GetsEverySeedExampleRight) {
+  const auto model = make_embedded_classifier();
+  for (const auto& ex : kExamples) {
+    const auto c = model->classify(ex.message);
+    EXPECT_EQ(to_string(c.intent), to_string(ex.intent)) << ex.message;
+    EXPECT_GE(c.confidence, 0.0);
+    EXPECT_LE(c.confidence, 1.0);
+  }
+}
+
+TEST(EmbeddedClassifier, ConfidenceFollowsTheEvidence) {
+  const auto model = make_embedded_classifier();
+  const auto none = model->classify("Hello there.");
+  EXPECT_EQ(none.intent, Intent::kGeneralSupport);
+  EXPECT_LT(none.confidence, 0.5) << "no evidence must fall under an escalation threshold";
+  const auto clear = model->classify("I was charged twice, please help me dispute the duplicate.");
+  EXPECT_GT(clear.confidence, 0.85);
+  const auto mixed = model->classify("My card was declined and I see a charge I don't recognize.");
+  EXPECT_LT(mixed.confidence, clear.confidence);
+}
+
+TEST(EmbeddedClassifier, IsDeterministic) {
+  const auto model = make_embedded_classifier();
+  for (const auto& ex : kExamples) EXPECT_EQ(to_json(model->classify(ex.message)), to_json(model->classify(ex.message)));
+}
+
+TEST(Entities, AmountsInMinorUnitsWithCurrency) {
+  const auto e = extract_entities("Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected.");
+  ASSERT_EQ(e.amounts.size(), 1u);
+  EXPECT_EQ(e.amounts[0].minor, 4250);
+  EXPECT_EQ(e.amounts[0].currency, "USD");
+  ASSERT_EQ(e.invoice_ids.size(), 1u);
+  EXPECT_EQ(e.invoice_ids[0], "INV-1042");
+
+  EXPECT_EQ(extract_entities("Please transfer 25,000 EUR today").amounts.at(0).minor, 2500000);
+  EXPECT_EQ(extract_entities("It cost \xE2\x82\xAC" "19.99 at the shop").amounts.at(0).currency, "EUR");
+  EXPECT_EQ(extract_entities("Paid JPY 1200 at the kiosk").amounts.at(0).minor, 1200);
+  EXPECT_EQ(extract_entities("Paid 12.500 KWD").amounts.at(0).minor, 12500);
+}
+
+TEST(Entities, MerchantDatesAndCard) {
+  const auto e = extract_entities("I was charged twice at Fresh Market yesterday on my card ending in 4821.");
+  EXPECT_EQ(e.merchant, "Fresh Market");
+  ASSERT_EQ(e.dates.size(), 1u);
+  EXPECT_EQ(e.dates[0], "yesterday");
+  EXPECT_EQ(e.card_last4, "4821");
+  EXPECT_EQ(extract_entities("I was charged twice at a grocery store yesterday.").merchant, "grocery store");
+  EXPECT_EQ(extract_entities("A charge on 2026-11-20 from ACME Corp.").dates.at(0), "2026-11-20");
+}
+
+TEST(Entities, NumbersThatAreNotAmountsOrCardsStayOut) {
+  const auto e = extract_entities("Order 55-10293 arrived on Monday, ticket 123456, call 555 0100.");
+  EXPECT_TRUE(e.amounts.empty());
+  EXPECT_FALSE(e.card_last4);
+  EXPECT_TRUE(e.invoice_ids.empty());
+  EXPECT_FALSE(extract_entities("Customer says their card was declined at checkout.").merchant);
+}
+
+TEST(Classification, JsonShape) {
+  const auto j = nlohmann::json::parse(to_json(make_embedded_classifier()->classify("I was charged twice for $10.00")));
+  EXPECT_EQ(j.at("intent"), "card_dispute");
+  EXPECT_EQ(j.at("entities").at("amounts")[0].at("amount_minor"), 1000);
+  EXPECT_EQ(j.at("model"), "embedded-keywords-v1");
+  EXPECT_TRUE(j.at("entities").at("merchant").is_null());
+}
+
+}  // namespace
+}  // namespace agents::classifier
