@@ -508,65 +508,32 @@ void Core::forget_kind_if_idle(const std::string& kind) {
 std::string Core::case_result_json(const Case& c, const Error* error, const Now& now, bool full) const {
   std::string s;
   s.reserve(512 + c.payload.size() + c.last_result.size() * 2 + c.trail.size() * 160);
-  s += "{\"v\":1,\"type\":\"case_result\",\"case_id\":";
-  cjson::append_string(s, c.id);
-  s += ",\"tenant\":";
-  cjson::append_string(s, c.tenant);
-  s += error ? ",\"status\":\"failed\"" : ",\"status\":\"completed\"";
-  if (error) {
-    s += ",\"error\":";
-    s += error->to_json();
-  }
-  if (!c.ref.empty()) {
-    s += ",\"ref\":";
-    cjson::append_string(s, c.ref);
-  }
-  if (!c.idempotency_key.empty()) {
-    s += ",\"idempotency_key\":";
-    cjson::append_string(s, c.idempotency_key);
-  }
-  s += ",\"trace\":";
-  cjson::append_string(s, c.trace);
-  s += ",\"created_at\":\"";
-  common::append_rfc3339(s, c.created_at);
-  s += "\",\"finished_at\":\"";
-  common::append_rfc3339(s, now.wall);
+  cjson::ObjectWriter w(s);
+  w.integer("v", 1).raw("type", "\"case_result\"").string("case_id", c.id).string("tenant", c.tenant);
+  w.raw("status", error ? "\"failed\"" : "\"completed\"");
+  if (error) w.raw("error", error->to_json());
+  if (!c.ref.empty()) w.string("ref", c.ref);
+  if (!c.idempotency_key.empty()) w.string("idempotency_key", c.idempotency_key);
+  w.string("trace", c.trace);
+  common::append_rfc3339(w.key("created_at") += '"', c.created_at);
   s += '"';
-  if (full) {
-    s += ",\"payload\":";
-    s += c.payload;
-    s += ",\"context\":";
-    s += context_json(c);
-    s += ",\"result\":";
-    s += c.last_result;
-  }
-  s += ",\"trail\":[";
+  common::append_rfc3339(w.key("finished_at") += '"', now.wall);
+  s += '"';
+  if (full) w.raw("payload", c.payload).raw("context", context_json(c)).raw("result", c.last_result);
+  w.key("trail") += '[';
   for (std::size_t i = 0; i < c.trail.size(); ++i) {
     const auto& h = c.trail[i];
     if (i) s += ',';
-    s += "{\"hop\":";
-    s += std::to_string(h.hop);
-    s += ",\"agent\":";
-    cjson::append_string(s, h.agent);
-    s += ",\"worker\":";
-    cjson::append_string(s, h.worker);
-    s += ",\"task_id\":";
-    cjson::append_string(s, h.task_id);
-    s += ",\"attempt\":";
-    s += std::to_string(h.attempt);
-    s += ",\"outcome\":";
-    cjson::append_string(s, h.outcome);
-    s += ",\"queued_ms\":";
-    append_ms(s, h.queued_ms);
-    s += ",\"ms\":";
-    append_ms(s, h.run_ms);
-    if (!h.error_json.empty()) {
-      s += ",\"error\":";
-      s += h.error_json;
-    }
-    s += '}';
+    cjson::ObjectWriter hop(s);
+    hop.integer("hop", h.hop).string("agent", h.agent).string("worker", h.worker).string("task_id", h.task_id);
+    hop.integer("attempt", h.attempt).string("outcome", h.outcome);
+    append_ms(hop.key("queued_ms"), h.queued_ms);
+    append_ms(hop.key("ms"), h.run_ms);
+    if (!h.error_json.empty()) hop.raw("error", h.error_json);
+    hop.close();
   }
-  s += "]}";
+  s += ']';
+  w.close();
   return s;
 }
 

@@ -215,46 +215,23 @@ Result<std::vector<std::pair<std::string, std::string>>> EnvelopeCodec::split_ob
 }
 
 void encode_into(std::string& out, const Envelope& e) {
-  out += "{\"v\":";
-  out += std::to_string(e.v);
-  out += e.type == EnvelopeType::kTask ? ",\"type\":\"task\"" : ",\"type\":\"case\"";
-  if (!e.id.empty()) {
-    out += ",\"id\":";
-    json::append_string(out, e.id);
-  }
-  if (!e.case_id.empty()) {
-    out += ",\"case_id\":";
-    json::append_string(out, e.case_id);
-  }
-  out += ",\"tenant\":";
-  json::append_string(out, e.tenant);
-  out += ",\"to\":";
-  json::append_string(out, e.to);
-  out += ",\"attempt\":";
-  out += std::to_string(e.attempt);
+  json::ObjectWriter w(out);
+  w.integer("v", e.v).raw("type", e.type == EnvelopeType::kTask ? "\"task\"" : "\"case\"");
+  if (!e.id.empty()) w.string("id", e.id);
+  if (!e.case_id.empty()) w.string("case_id", e.case_id);
+  w.string("tenant", e.tenant).string("to", e.to).integer("attempt", e.attempt);
   if (e.created_at) {
-    out += ",\"created_at\":\"";
-    append_rfc3339(out, e.created_at);
+    append_rfc3339(w.key("created_at") += '"', e.created_at);
     out += '"';
   }
   if (e.deadline) {
-    out += ",\"deadline\":\"";
-    append_rfc3339(out, e.deadline);
+    append_rfc3339(w.key("deadline") += '"', e.deadline);
     out += '"';
   }
-  if (!e.trace.empty()) {
-    out += ",\"trace\":";
-    json::append_string(out, e.trace);
-  }
-  if (!e.idempotency_key.empty() || e.type == EnvelopeType::kTask) {
-    out += ",\"idempotency_key\":";
-    json::append_string(out, e.idempotency_key);
-  }
-  out += ",\"payload\":";
-  out += e.payload;
-  out += ",\"context\":";
-  out += e.context;
-  out += '}';
+  if (!e.trace.empty()) w.string("trace", e.trace);
+  if (!e.idempotency_key.empty() || e.type == EnvelopeType::kTask) w.string("idempotency_key", e.idempotency_key);
+  w.raw("payload", e.payload).raw("context", e.context);
+  w.close();
 }
 
 std::string encode(const Envelope& e) {

@@ -47,4 +47,41 @@ void get_optional(const json& j, const char* key, T& out) {
 // UTF-8; it is copied byte for byte except for '"', '\\' and control characters.
 void append_string(std::string& out, std::string_view s);
 
+// Composes one JSON object as text, appending to a string: for hot paths where building a DOM
+// would cost more than the work itself. Keys are trusted literals; string values are escaped;
+// raw() values must already be valid JSON. close() ends the object.
+class ObjectWriter final {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_.push_back('{'); }
+  ObjectWriter& string(std::string_view key, std::string_view value) {
+    this->key(key);
+    append_string(out_, value);
+    return *this;
+  }
+  ObjectWriter& integer(std::string_view key, long long value) {
+    this->key(key);
+    out_ += std::to_string(value);
+    return *this;
+  }
+  ObjectWriter& raw(std::string_view key, std::string_view json) {
+    this->key(key);
+    out_ += json;
+    return *this;
+  }
+  // The key and its separator; the caller appends the value itself.
+  std::string& key(std::string_view key) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    out_.push_back('"');
+    out_ += key;
+    out_ += "\":";
+    return out_;
+  }
+  void close() { out_.push_back('}'); }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
 }  // namespace common::json
