@@ -73,7 +73,6 @@ class Core final {
   void fail_all(common::Errc code, const std::string& message, const common::Now& now, Outbox& out);
 
   std::size_t active_cases() const { return cases_.size(); }
-  std::size_t tasks_in_flight() const { return tasks_.size(); }
   std::size_t worker_count() const { return workers_.size(); }
   const Counters& counters() const { return counters_; }
   const std::deque<DeadLetter>& dead_letters() const { return dead_letters_; }

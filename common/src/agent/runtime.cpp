@@ -364,10 +364,6 @@ std::size_t Runtime::in_flight() const {
   return impl_->in_flight.size();
 }
 
-bool Runtime::registered() const {
-  return impl_->registered;
-}
-
 const Settings& Runtime::settings() const {
   return impl_->settings;
 }

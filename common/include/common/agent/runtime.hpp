@@ -86,7 +86,6 @@ class Runtime final {
   void drain(std::function<void()> on_drained);
 
   std::size_t in_flight() const;
-  bool registered() const;
   const Settings& settings() const;
 
  private:
