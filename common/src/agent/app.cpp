@@ -45,7 +45,9 @@ int run_agent(int argc, char** argv, const std::string& kind, const std::string&
     auto log = log::setup("agent." + kind, log_settings);
 
     boost::asio::io_context io(1);
-    AgentContext context{io, settings, agent_settings};
+    AgentContext context{io, settings, agent_settings,
+                         parsed.config_path.empty() ? std::filesystem::current_path()
+                                                    : std::filesystem::absolute(parsed.config_path).parent_path()};
     Handler handler = make_handler(context);  // validates the agent's own settings
     if (parsed.check_only) {
       nlohmann::json effective = parsed.config;

@@ -106,6 +106,7 @@ Parsed parse(int argc, char** argv, const Spec& spec) {
 
   if (vm.count("config")) {
     const auto path = vm["config"].as<std::string>();
+    out.config_path = path;
     std::ifstream f(path);
     if (!f) throw std::invalid_argument("cannot read config file " + path);
     try {

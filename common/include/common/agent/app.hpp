@@ -4,6 +4,7 @@
 // (drain, then exit 0).
 #include "common/agent/runtime.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -14,6 +15,9 @@ struct AgentContext {
   const Settings& settings;
   // The config's "settings" object: the agent kind's own options (empty object when absent).
   const nlohmann::json& agent_settings;
+  // Relative paths in agent_settings (template directories, rule files) are relative to the
+  // config file's directory; the working directory when there is no config file.
+  std::filesystem::path config_dir;
 };
 
 using HandlerFactory = std::function<Handler(AgentContext&)>;

@@ -35,6 +35,7 @@ struct Spec {
 
 struct Parsed {
   nlohmann::json config = nlohmann::json::object();  // file + env + flags, merged
+  std::string config_path;  // --config as given; empty without one
   bool check_only = false;
   std::vector<std::string> positional;
   std::optional<int> exit_now;  // --help / --version were printed: exit with this code
