@@ -6,20 +6,13 @@ namespace agents::classifier {
 
 common::agent::Handler make_handler(std::shared_ptr<const Classifier> model) {
   return [model](common::agent::Task task, common::agent::Responder responder) {
-    std::string message;
-    try {
-      const auto payload = nlohmann::json::parse(task.envelope.payload);
-      const auto it = payload.find("message");
-      if (it == payload.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-        responder.fail("invalid_field", "payload.message: a non-empty string is required", false);
-        return;
-      }
-      message = it->get<std::string>();
-    } catch (const nlohmann::json::exception& e) {
-      responder.fail("malformed", std::string("payload: ") + e.what(), false);
+    auto payload = common::cases::parse_payload(task.envelope.payload);
+    if (!payload) {
+      responder.fail(std::string(common::to_string(payload.error().code)), payload.error().field + ": " + payload.error().message,
+                     false);
       return;
     }
-    responder.done(to_json(model->classify(message)));
+    responder.done(to_json(classify_case(*model, *payload)));
   };
 }
 

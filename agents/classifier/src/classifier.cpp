@@ -1,5 +1,7 @@
 #include "classifier.hpp"
 
+#include "common/cases/money.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -100,29 +102,6 @@ bool contains_phrase(const std::string& text, std::string_view phrase) {
   return false;
 }
 
-int currency_exponent(std::string_view iso) {
-  static constexpr std::pair<std::string_view, int> kExponents[] = {
-      {"JPY", 0}, {"KRW", 0}, {"ISK", 0}, {"CLP", 0}, {"VND", 0}, {"BHD", 3}, {"KWD", 3}, {"OMR", 3}, {"JOD", 3}, {"TND", 3}};
-  for (const auto& [code, exp] : kExponents) {
-    if (code == iso) return exp;
-  }
-  return 2;
-}
-
-std::optional<std::int64_t> to_minor(const std::string& number, std::string_view currency) {
-  std::string digits;
-  for (char c : number) {
-    if (c != ',') digits.push_back(c);
-  }
-  const auto dot = digits.find('.');
-  const int exp = currency_exponent(currency);
-  std::string whole = digits.substr(0, dot), frac = dot == std::string::npos ? "" : digits.substr(dot + 1);
-  if (static_cast<int>(frac.size()) > exp) return std::nullopt;  // more decimals than the currency has
-  frac.append(static_cast<std::size_t>(exp) - frac.size(), '0');
-  if (whole.size() + frac.size() > 15) return std::nullopt;
-  return std::stoll(whole + frac);
-}
-
 class EmbeddedClassifier final : public Classifier {
  public:
   Classification classify(std::string_view message) const override {
@@ -170,12 +149,6 @@ std::string_view to_string(Intent i) noexcept {
 }
 
 Entities extract_entities(std::string_view message) {
-  // Symbols as alternatives, not a character class: € and £ are several bytes in UTF-8.
-  static const std::regex kSymbolAmount(R"((\$|€|£)\s?(\d{1,3}(?:,\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s?([A-Z]{3})\b)?)",
-                                        std::regex::optimize);
-  static const std::regex kCodeAmount(
-      R"(\b([A-Z]{3})\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\b|\b(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s?([A-Z]{3})\b)",
-                                      std::regex::optimize);
   static const std::regex kInvoice(R"(\b(?:INV|INVOICE|ORD|ORDER|PO)-?\d{2,12}\b)", std::regex::optimize | std::regex::icase);
   static const std::regex kLast4(R"((?:ending(?: in)?|last (?:4|four)(?: digits)?(?: are| is)?|x{2,}|\*{2,})\s*(\d{4})\b)",
                                  std::regex::optimize | std::regex::icase);
@@ -186,37 +159,13 @@ Entities extract_entities(std::string_view message) {
   static const std::regex kMerchant(
       R"(\b(?:at|from) (?:a |an |the )?([A-Za-z0-9&'][A-Za-z0-9&'-]*(?: [A-Za-z0-9&'][A-Za-z0-9&'-]*){0,3}?)(?= (?:yesterday|today|last|on|for|and|but|that|which|with|because|i|we)\b|[.,;!?]|$))",
       std::regex::optimize);
-  static constexpr std::string_view kCurrencyCodes[] = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK",
-                                                        "NOK", "DKK", "PLN", "CZK", "HUF", "INR", "SGD", "HKD", "ZAR",
-                                                        "MXN", "BRL", "KRW", "KWD", "BHD", "AED", "SAR"};
-  auto is_currency = [&](std::string_view code) {
-    return std::find(std::begin(kCurrencyCodes), std::end(kCurrencyCodes), code) != std::end(kCurrencyCodes);
-  };
-
   Entities e;
   const std::string text(message);
   std::smatch m;
   // std::regex is slow: skip every pattern that cannot match (this halves the cost per task).
   const bool has_digit = std::any_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  const bool has_symbol = text.find_first_of("$\xE2\xC2") != std::string::npos;  // $, and the lead bytes of € and £
-  if (has_digit && has_symbol) {
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kSymbolAmount); it != std::sregex_iterator(); ++it) {
-    const auto& mm = *it;
-    std::string currency = mm[3].matched && is_currency(mm[3].str()) ? mm[3].str()
-                           : mm[1] == "$"                            ? "USD"
-                           : mm[1] == "€"                            ? "EUR"
-                                                                     : "GBP";
-    if (auto minor = to_minor(mm[2].str(), currency)) e.amounts.push_back({*minor, currency});
-  }
-  }
-  if (has_digit && e.amounts.empty()) {
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), kCodeAmount); it != std::sregex_iterator(); ++it) {
-      const auto& mm = *it;
-      const std::string code = mm[1].matched ? mm[1].str() : mm[4].str();
-      const std::string number = mm[1].matched ? mm[2].str() : mm[3].str();
-      if (!is_currency(code)) continue;
-      if (auto minor = to_minor(number, code)) e.amounts.push_back({*minor, code});
-    }
+  if (has_digit) {
+    for (auto& m : common::money::find_amounts(text)) e.amounts.push_back({m.minor, std::move(m.currency)});
   }
   if (has_digit) {
     for (auto it = std::sregex_iterator(text.begin(), text.end(), kInvoice); it != std::sregex_iterator(); ++it) {
@@ -239,6 +188,80 @@ Entities extract_entities(std::string_view message) {
   return e;
 }
 
+std::string_view to_string(PaymentDecision::Action a) noexcept {
+  static constexpr std::string_view kNames[] = {"authorize", "refund", "retry", "escalate"};
+  return kNames[static_cast<int>(a)];
+}
+
+PaymentDecision decide_payment(const common::cases::Payload& payload, const Entities& entities) {
+  using Action = PaymentDecision::Action;
+  using common::cases::PaymentType;
+  const std::string text = normalise(payload.message);
+  const bool duplicate = contains_phrase(text, "duplicate") || contains_phrase(text, "charged twice") ||
+                         contains_phrase(text, "double charged");
+  const bool declined = contains_phrase(text, "declined") || contains_phrase(text, "payment failed") ||
+                        contains_phrase(text, "failed payment");
+  const bool wants_retry = declined || contains_phrase(text, "retry") || contains_phrase(text, "try again");
+  const bool wants_refund = contains_phrase(text, "refund") || contains_phrase(text, "money back");
+  const char* reason = duplicate ? "duplicate_charge" : declined ? "card_declined" : "customer_request";
+
+  PaymentDecision d;
+  if (payload.payment) {
+    const auto& p = *payload.payment;
+    d.amount = Amount{p.amount.minor, p.amount.currency};
+    if (p.type == PaymentType::kRefund || p.type == PaymentType::kReversal) {
+      d.action = Action::kRefund;
+    } else {
+      d.action = wants_retry ? Action::kRetry : Action::kAuthorize;
+    }
+    d.reason = reason;
+    return d;
+  }
+  // From the message: one action word and exactly one amount, or a person decides.
+  if (entities.amounts.size() != 1 || (wants_refund && wants_retry)) {
+    d.action = Action::kEscalate;
+    d.reason = entities.amounts.empty() ? "no_amount_stated" : entities.amounts.size() > 1 ? "several_amounts" : "ambiguous_request";
+    return d;
+  }
+  d.amount = entities.amounts.front();
+  if (wants_refund) {
+    d.action = Action::kRefund;
+  } else if (wants_retry) {
+    d.action = Action::kRetry;
+  } else if (contains_phrase(text, "authorize") || contains_phrase(text, "authorise") || contains_phrase(text, "approve") ||
+             contains_phrase(text, "pay ") || contains_phrase(text, "transfer") || contains_phrase(text, "send")) {
+    d.action = Action::kAuthorize;
+  } else {
+    d.action = Action::kEscalate;
+    d.amount.reset();
+    d.reason = "no_action_stated";
+    return d;
+  }
+  d.reason = reason;
+  return d;
+}
+
+Classification classify_case(const Classifier& model, const common::cases::Payload& payload) {
+  using common::cases::Kind;
+  Classification c;
+  if (payload.kind == Kind::kSupportMessage) {
+    c = model.classify(payload.message);
+  } else {
+    c.intent = payload.kind == Kind::kTransactionAlert ? Intent::kFraud
+               : payload.kind == Kind::kPaymentRequest ? Intent::kPayments
+                                                       : Intent::kLoanQuestion;
+    c.confidence = 1.0;
+    c.model = "case-kind";
+    c.entities = extract_entities(payload.message);
+  }
+  if (payload.transaction) {
+    if (!c.entities.merchant && payload.transaction->merchant) c.entities.merchant = payload.transaction->merchant;
+    if (!c.entities.card_last4 && payload.transaction->card_last4) c.entities.card_last4 = payload.transaction->card_last4;
+  }
+  if (c.intent == Intent::kPayments || payload.kind == Kind::kPaymentRequest) c.payment_decision = decide_payment(payload, c.entities);
+  return c;
+}
+
 std::unique_ptr<Classifier> make_embedded_classifier() {
   return std::make_unique<EmbeddedClassifier>();
 }
@@ -251,8 +274,17 @@ std::string to_json(const Classification& c) {
   entities["card_last4"] = c.entities.card_last4 ? nlohmann::json(*c.entities.card_last4) : nlohmann::json(nullptr);
   // Rounded so the JSON is stable across platforms.
   const double confidence = std::round(c.confidence * 1000) / 1000;
-  return nlohmann::json{{"intent", to_string(c.intent)}, {"confidence", confidence}, {"entities", entities}, {"model", c.model}}
-      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  nlohmann::json j{{"intent", to_string(c.intent)}, {"confidence", confidence}, {"entities", entities}, {"model", c.model}};
+  if (c.payment_decision) {
+    const auto& d = *c.payment_decision;
+    nlohmann::json dj{{"action", to_string(d.action)}, {"reason", d.reason}};
+    if (d.amount) {
+      dj["amount_minor"] = d.amount->minor;
+      dj["currency"] = d.amount->currency;
+    }
+    j["payment_decision"] = std::move(dj);
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace agents::classifier

@@ -2,6 +2,8 @@
 // The classifier agent's reasoning: intent, a confidence in [0,1] and entities from a customer's
 // message. Behind an interface so a trained model (a later issue) or a language model can take
 // the embedded default's place; whatever answers, the result has the same shape.
+#include "common/cases/payload.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -38,11 +40,22 @@ struct Entities {
   std::vector<std::string> invoice_ids;
 };
 
+// Seed 003's structured payment action. A proposal only: the broker's policy decides whether any
+// money moves (docs/policy.md).
+struct PaymentDecision {
+  enum class Action { kAuthorize, kRefund, kRetry, kEscalate };
+  Action action = Action::kEscalate;
+  std::string reason;  // a reason code: duplicate_charge, card_declined, customer_request, ...
+  std::optional<Amount> amount;  // absent only with kEscalate
+};
+std::string_view to_string(PaymentDecision::Action a) noexcept;
+
 struct Classification {
   Intent intent = Intent::kGeneralSupport;
   double confidence = 0;
   Entities entities;
   std::string model;  // which model answered, e.g. "embedded-keywords-v1"
+  std::optional<PaymentDecision> payment_decision;  // payments intent and payment_request cases
 };
 
 class Classifier {
@@ -54,6 +67,15 @@ class Classifier {
 // The embedded default: weighted phrases per intent, deterministic and offline. Confidence is
 // derived from the margin between the best and the second-best intent (see classifier.cpp).
 std::unique_ptr<Classifier> make_embedded_classifier();
+
+// A whole case: a support_message is classified by the model from its message; the other kinds
+// state their intent (transaction_alert -> fraud, payment_request -> payments, loan_application ->
+// loan_question, confidence 1, model "case-kind"). Payments get a payment decision.
+Classification classify_case(const Classifier& model, const common::cases::Payload& payload);
+
+// The embedded, deterministic payment decision: from the payment of a payment_request, else from
+// the message's wording and its single stated amount; escalate when that is ambiguous.
+PaymentDecision decide_payment(const common::cases::Payload& payload, const Entities& entities);
 
 // Entities alone (shared by every model).
 Entities extract_entities(std::string_view message);

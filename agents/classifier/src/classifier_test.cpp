@@ -104,5 +104,89 @@ TEST(Classification, JsonShape) {
   EXPECT_TRUE(j.at("entities").at("merchant").is_null());
 }
 
+common::cases::Payload support(const char* message) {
+  common::cases::Payload p;
+  p.customer_ref = "cust-1";
+  p.message = message;
+  return p;
+}
+
+TEST(PaymentDecision, SeedRefundAndTable) {
+  using Action = PaymentDecision::Action;
+  struct Row {
+    const char* message;
+    Action action;
+    std::int64_t minor;  // -1: no amount
+    const char* currency;
+    const char* reason;
+  };
+  const Row rows[] = {
+      {"Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected.", Action::kRefund, 4250, "USD", "duplicate_charge"},
+      {"My card was declined at checkout for $19.99, please retry the payment.", Action::kRetry, 1999, "USD", "card_declined"},
+      {"Please transfer 25,000 EUR to my savings account abroad.", Action::kAuthorize, 2500000, "EUR", "customer_request"},
+      {"I want a refund for the payment.", Action::kEscalate, -1, "", "no_amount_stated"},
+      {"Refund $10 or $20, whichever was the duplicate payment.", Action::kEscalate, -1, "", "several_amounts"},
+      {"Something about a payment of $5.", Action::kEscalate, -1, "", "no_action_stated"},
+  };
+  const auto model = make_embedded_classifier();
+  for (const auto& r : rows) {
+    const auto c = classify_case(*model, support(r.message));
+    ASSERT_EQ(c.intent, Intent::kPayments) << r.message;
+    ASSERT_TRUE(c.payment_decision) << r.message;
+    EXPECT_EQ(c.payment_decision->action, r.action) << r.message;
+    EXPECT_EQ(c.payment_decision->reason, r.reason) << r.message;
+    if (r.minor < 0) {
+      EXPECT_FALSE(c.payment_decision->amount) << r.message;
+    } else {
+      ASSERT_TRUE(c.payment_decision->amount) << r.message;
+      EXPECT_EQ(c.payment_decision->amount->minor, r.minor) << r.message;
+      EXPECT_EQ(c.payment_decision->amount->currency, r.currency) << r.message;
+    }
+  }
+  const auto j = nlohmann::json::parse(to_json(classify_case(*model, support(rows[0].message))));
+  EXPECT_EQ(j.at("payment_decision"), (nlohmann::json{{"action", "refund"}, {"reason", "duplicate_charge"},
+                                                      {"amount_minor", 4250}, {"currency", "USD"}}));
+}
+
+TEST(PaymentDecision, OnlyForPayments) {
+  const auto c = classify_case(*make_embedded_classifier(), support("I was charged twice on my debit card yesterday."));
+  EXPECT_EQ(c.intent, Intent::kCardDispute);
+  EXPECT_FALSE(c.payment_decision);
+  EXPECT_FALSE(nlohmann::json::parse(to_json(c)).contains("payment_decision"));
+}
+
+TEST(ClassifyCase, KindsStateTheirIntent) {
+  using common::cases::Kind;
+  const auto model = make_embedded_classifier();
+  auto p = support("");
+  p.kind = Kind::kPaymentRequest;
+  p.payment = common::cases::Payment{common::cases::PaymentType::kRefund, {4250, "USD"}, "INV-1042", {}, {}};
+  auto c = classify_case(*model, p);
+  EXPECT_EQ(c.intent, Intent::kPayments);
+  EXPECT_EQ(c.confidence, 1.0);
+  EXPECT_EQ(c.model, "case-kind");
+  ASSERT_TRUE(c.payment_decision);
+  EXPECT_EQ(c.payment_decision->action, PaymentDecision::Action::kRefund);
+  EXPECT_EQ(c.payment_decision->amount->minor, 4250);
+
+  p.payment->type = common::cases::PaymentType::kTransfer;
+  EXPECT_EQ(classify_case(*model, p).payment_decision->action, PaymentDecision::Action::kAuthorize);
+
+  auto alert = support("");
+  alert.kind = Kind::kTransactionAlert;
+  alert.transaction = common::cases::Transaction{};
+  alert.transaction->merchant = "ACME Electronics";
+  alert.transaction->card_last4 = "4417";
+  c = classify_case(*model, alert);
+  EXPECT_EQ(c.intent, Intent::kFraud);
+  EXPECT_EQ(c.entities.merchant, "ACME Electronics");
+  EXPECT_EQ(c.entities.card_last4, "4417");
+  EXPECT_FALSE(c.payment_decision);
+
+  auto loan = support("");
+  loan.kind = Kind::kLoanApplication;
+  EXPECT_EQ(classify_case(*model, loan).intent, Intent::kLoanQuestion);
+}
+
 }  // namespace
 }  // namespace agents::classifier

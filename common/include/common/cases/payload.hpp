@@ -79,5 +79,6 @@ struct Payload {
 // for text that is not JSON).
 Result<Payload> parse_payload(const nlohmann::json& j);
 Result<Payload> parse_payload(std::string_view text);
+inline Result<Payload> parse_payload(const std::string& text) { return parse_payload(std::string_view(text)); }
 
 }  // namespace common::cases

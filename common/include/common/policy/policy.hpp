@@ -1,0 +1,111 @@
+#pragma once
+// The action policy: "the model proposes, validated code decides" (docs/policy.md).
+//
+// Every agent result of a workflow case passes through Policy::apply() before the broker acts on
+// it: first the agent kind's output schema (types, enums, ranges, no unknown keys), then the
+// rules for the actions it proposes (known type, allowed for the case's intent, money-moving
+// actions carry an amount and currency that the case itself states and are approved only within
+// the configured auto-approve limits, default none). A result that fails is not applied at all;
+// the broker records the violations and sends the case to human review with nothing approved.
+//
+// One module shared by the broker and the tests; the configuration is the "policy" section of the
+// broker's config (deploy/config/broker.json), whose defaults are default_config().
+#include "common/cases/payload.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace common::policy {
+
+struct ActionRule {
+  bool money_moving = false;
+  bool auto_approve = false;  // only for actions that move no money; money follows the limits
+  friend bool operator==(const ActionRule&, const ActionRule&) = default;
+};
+
+struct Config {
+  std::map<std::string, ActionRule> actions;                          // every action type there is
+  std::map<std::string, std::vector<std::string>> allowed_actions;    // intent -> action types
+  std::map<std::string, std::int64_t> auto_approve_limits;            // currency -> max minor units
+  std::vector<std::string> forbidden_reply_phrases;                   // matched case-insensitively
+  std::size_t max_reply_bytes = 2000;
+  // The customer reply when the escalation agent's own result is refused.
+  std::string fallback_reply;
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+Config default_config();
+// Strict: unknown keys, unknown intents and action types, and bad values throw
+// std::invalid_argument naming the key. Missing keys keep the defaults.
+void from_json(const nlohmann::json& j, Config& c);
+nlohmann::json to_json(const Config& c);
+
+inline constexpr std::string_view kIntents[] = {"fraud",          "card_dispute",   "payments",       "account_access",
+                                                "card_services",  "balance_and_fees", "loan_question", "general_support"};
+// The intent a case kind states when no classifier has spoken.
+std::string_view intent_of_kind(cases::Kind k) noexcept;
+
+struct Action {
+  std::string type;
+  std::optional<money::Money> amount;
+  std::string reason;
+  std::string proposed_by;  // agent kind
+  friend bool operator==(const Action&, const Action&) = default;
+};
+nlohmann::json to_json(const Action& a);
+
+struct Violation {
+  std::string agent, code, field, message;
+};
+nlohmann::json to_json(const Violation& v);
+
+// What the broker knows of a case so far, built only from results that passed the policy.
+struct CaseState {
+  std::optional<std::string> intent;
+  std::optional<double> confidence;
+  std::optional<std::string> risk_level;
+  std::optional<double> risk_score;
+  std::optional<std::string> payment_decision;  // authorize, refund, retry, escalate
+  std::vector<Action> approved, pending;
+  std::vector<Violation> violations;
+  std::optional<std::string> reply;
+  nlohmann::json review;  // the escalation agent's review item; null until then
+
+  // Refuse everything approved so far: a person reviews the whole case.
+  void withhold_approvals();
+  // The fields routing conditions read as "case.<name>" (docs/workflow.md).
+  nlohmann::json view() const;
+  // The "policy" member of the context sent to agents.
+  nlohmann::json context() const;
+};
+
+struct Verdict {
+  std::vector<Violation> violations;  // empty: the result was applied to the state
+  std::string summary;                // one line for the trail, no customer text
+  bool ok() const { return violations.empty(); }
+};
+
+// Kinds with an output schema; a workflow may only route to these.
+bool knows_kind(std::string_view kind) noexcept;
+
+class Policy final {
+ public:
+  explicit Policy(Config c) : config_(std::move(c)) {}
+  const Config& config() const { return config_; }
+
+  Verdict apply(std::string_view kind, const nlohmann::json& result, const cases::Payload& payload, CaseState& state) const;
+
+  // The reply rules alone (drafter and escalation replies): length, forbidden phrases, no run of
+  // six or more digits, not the card's last four digits. Returns what is wrong, empty when fine.
+  std::vector<std::string> reply_problems(std::string_view reply, const cases::Payload& payload) const;
+
+ private:
+  Config config_;
+};
+
+}  // namespace common::policy

@@ -1,0 +1,597 @@
+#include "common/policy/policy.hpp"
+
+#include "common/util/time.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <stdexcept>
+
+namespace common::policy {
+namespace {
+
+using nlohmann::json;
+
+bool is_intent(std::string_view s) {
+  return std::find(std::begin(kIntents), std::end(kIntents), s) != std::end(kIntents);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string fmt_num(double d) {
+  return fmt::format("{:.3g}", d);
+}
+
+// Thrown inside a schema check only; apply() turns it into one violation ("schema").
+struct Bad {
+  std::string field, message;
+};
+
+// One result object being checked: the keys it may have, typed getters that throw Bad naming
+// the path, and a final check for keys nobody asked for.
+class Obj final {
+ public:
+  Obj(const json& j, std::string path) : j_(j), path_(std::move(path)) {
+    if (!j.is_object()) throw Bad{path_.empty() ? "result" : path_, "must be a JSON object"};
+  }
+  std::string field(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
+  const json* opt(std::string_view key) {
+    auto it = j_.find(key);
+    if (it == j_.end()) return nullptr;
+    seen_.insert(std::string(key));
+    return &*it;
+  }
+  const json& need(std::string_view key) {
+    const json* v = opt(key);
+    if (!v) throw Bad{field(key), "missing required field"};
+    return *v;
+  }
+  void done() const {
+    for (auto it = j_.begin(); it != j_.end(); ++it) {
+      if (!seen_.count(it.key())) throw Bad{field(it.key()), "unknown field"};
+    }
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+std::string str(const json& v, const std::string& field, std::size_t max, bool allow_empty = false) {
+  if (!v.is_string()) throw Bad{field, "must be a string"};
+  const auto& s = v.get_ref<const std::string&>();
+  if (!allow_empty && s.empty()) throw Bad{field, "must not be empty"};
+  if (s.size() > max) throw Bad{field, fmt::format("must be at most {} bytes", max)};
+  return s;
+}
+
+double num(const json& v, const std::string& field, double min, double max) {
+  if (!v.is_number()) throw Bad{field, "must be a number"};
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < min || d > max) throw Bad{field, fmt::format("must be between {} and {}", min, max)};
+  return d;
+}
+
+template <std::size_t N>
+std::string one_of(const json& v, const std::string& field, const std::string_view (&names)[N]) {
+  const std::string s = str(v, field, 64);
+  if (std::find(std::begin(names), std::end(names), s) == std::end(names)) {
+    std::string list;
+    for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+    throw Bad{field, "must be one of " + list};
+  }
+  return s;
+}
+
+const json& arr(const json& v, const std::string& field, std::size_t max) {
+  if (!v.is_array()) throw Bad{field, "must be an array"};
+  if (v.size() > max) throw Bad{field, fmt::format("must have at most {} items", max)};
+  return v;
+}
+
+std::int64_t minor(const json& v, const std::string& field) {
+  if (!v.is_number_integer()) throw Bad{field, "must be an integer (minor units)"};
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(money::kMaxMinor)) {
+    throw Bad{field, "is out of range"};
+  }
+  const auto n = v.get<std::int64_t>();
+  if (n < 0 || n > money::kMaxMinor) throw Bad{field, "is out of range"};
+  return n;
+}
+
+std::string currency(const json& v, const std::string& field) {
+  const std::string s = str(v, field, 3);
+  if (!money::is_currency(s)) throw Bad{field, "must be an ISO 4217 currency code"};
+  return s;
+}
+
+// An action object as agents propose it (schema only; the rules come after).
+Action action_of(const json& v, const std::string& field, std::string_view agent) {
+  Obj o(v, field);
+  Action a;
+  a.type = str(o.need("type"), o.field("type"), 64);
+  a.reason = str(o.need("reason"), o.field("reason"), 300, true);
+  const json* m = o.opt("amount_minor");
+  const json* c = o.opt("currency");
+  if ((m == nullptr) != (c == nullptr)) throw Bad{o.field(m ? "currency" : "amount_minor"), "amount_minor and currency go together"};
+  if (m) a.amount = money::Money{minor(*m, o.field("amount_minor")), currency(*c, o.field("currency"))};
+  o.done();
+  a.proposed_by = std::string(agent);
+  return a;
+}
+
+constexpr std::string_view kLevels[] = {"low", "medium", "high"};
+constexpr std::string_view kPriorities[] = {"low", "normal", "high", "urgent"};
+constexpr std::string_view kDecisions[] = {"authorize", "refund", "retry", "escalate"};
+
+struct Parsed {
+  std::optional<std::string> intent;  // the classifier's own, which its proposals are checked against
+  std::vector<Action> proposed;
+  std::function<void(CaseState&)> commit;  // applies the result once everything passed
+  std::string summary;
+};
+
+Parsed check_classifier(const json& r) {
+  Obj o(r, "");
+  const std::string intent = str(o.need("intent"), "intent", 64);
+  if (!is_intent(intent)) throw Bad{"intent", "must be one of the eight intents (docs/agents.md)"};
+  const double confidence = num(o.need("confidence"), "confidence", 0, 1);
+  {
+    Obj e(o.need("entities"), "entities");
+    const auto& amounts = arr(e.need("amounts"), "entities.amounts", 50);
+    for (std::size_t i = 0; i < amounts.size(); ++i) {
+      const std::string f = fmt::format("entities.amounts[{}]", i);
+      Obj a(amounts[i], f);
+      minor(a.need("amount_minor"), a.field("amount_minor"));
+      currency(a.need("currency"), a.field("currency"));
+      a.done();
+    }
+    if (const json* m = e.opt("merchant"); m && !m->is_null()) str(*m, "entities.merchant", 200);
+    for (const char* k : {"dates", "invoice_ids"}) {
+      const std::string f = std::string("entities.") + k;
+      const auto& list = arr(e.need(k), f, 50);
+      for (std::size_t i = 0; i < list.size(); ++i) str(list[i], fmt::format("{}[{}]", f, i), 100);
+    }
+    if (const json* l = e.opt("card_last4"); l && !l->is_null()) {
+      const std::string s = str(*l, "entities.card_last4", 4);
+      if (s.size() != 4 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        throw Bad{"entities.card_last4", "must be 4 digits or null"};
+      }
+    }
+    e.done();
+  }
+  str(o.need("model"), "model", 100);
+  Parsed p;
+  p.intent = intent;
+  std::optional<std::string> decision;
+  if (const json* d = o.opt("payment_decision")) {
+    Obj dj(*d, "payment_decision");
+    const std::string action = one_of(dj.need("action"), "payment_decision.action", kDecisions);
+    const std::string reason = str(dj.need("reason"), "payment_decision.reason", 100);
+    const json* m = dj.opt("amount_minor");
+    const json* c = dj.opt("currency");
+    dj.done();
+    if (action != "escalate") {
+      if (!m || !c) throw Bad{"payment_decision.amount_minor", "a decision to " + action + " needs amount_minor and currency"};
+      Action a;
+      a.type = action == "refund" ? "refund" : action == "authorize" ? "payment_authorize" : "payment_retry";
+      a.amount = money::Money{minor(*m, "payment_decision.amount_minor"), currency(*c, "payment_decision.currency")};
+      a.reason = reason;
+      a.proposed_by = "classifier";
+      p.proposed.push_back(std::move(a));
+    } else if ((m == nullptr) != (c == nullptr)) {
+      throw Bad{"payment_decision.currency", "amount_minor and currency go together"};
+    }
+    decision = action;
+  }
+  o.done();
+  p.summary = fmt::format("intent={} confidence={}", intent, fmt_num(confidence));
+  if (decision) p.summary += " payment_decision=" + *decision;
+  p.commit = [intent, confidence, decision](CaseState& s) {
+    s.intent = intent;
+    s.confidence = confidence;
+    if (decision) s.payment_decision = decision;
+  };
+  return p;
+}
+
+Parsed check_fraud_reviewer(const json& r) {
+  Obj o(r, "");
+  const double score = num(o.need("risk_score"), "risk_score", 0, 1);
+  const std::string level = one_of(o.need("risk_level"), "risk_level", kLevels);
+  const auto& reasons = arr(o.need("reasons"), "reasons", 50);
+  std::string rules;
+  for (std::size_t i = 0; i < reasons.size(); ++i) {
+    const std::string f = fmt::format("reasons[{}]", i);
+    Obj x(reasons[i], f);
+    const std::string rule = str(x.need("rule"), x.field("rule"), 64);
+    num(x.need("contribution"), x.field("contribution"), -1, 1);
+    str(x.need("detail"), x.field("detail"), 300, true);
+    x.done();
+    rules += (rules.empty() ? "" : ",") + rule;
+  }
+  Parsed p;
+  const auto& actions = arr(o.need("actions"), "actions", 10);
+  for (std::size_t i = 0; i < actions.size(); ++i) p.proposed.push_back(action_of(actions[i], fmt::format("actions[{}]", i), "fraud_reviewer"));
+  str(o.need("model"), "model", 100);
+  o.done();
+  p.summary = fmt::format("risk={} score={}", level, fmt_num(score));
+  if (!rules.empty()) p.summary += " rules=" + rules;
+  p.commit = [score, level](CaseState& s) {
+    s.risk_score = score;
+    s.risk_level = level;
+  };
+  return p;
+}
+
+}  // namespace
+
+std::string_view intent_of_kind(cases::Kind k) noexcept {
+  switch (k) {
+    case cases::Kind::kTransactionAlert: return "fraud";
+    case cases::Kind::kPaymentRequest: return "payments";
+    case cases::Kind::kLoanApplication: return "loan_question";
+    case cases::Kind::kSupportMessage: break;
+  }
+  return "general_support";
+}
+
+bool knows_kind(std::string_view kind) noexcept {
+  return kind == "classifier" || kind == "fraud_reviewer" || kind == "response_drafter" || kind == "escalation";
+}
+
+Config default_config() {
+  Config c;
+  for (const char* a : {"temporary_card_freeze", "monitor", "identity_verification"}) c.actions[a] = {false, true};
+  for (const char* a : {"card_replacement", "account_unlock"}) c.actions[a] = {false, false};
+  for (const char* a : {"refund", "reversal", "transfer", "limit_increase", "payment_authorize", "payment_retry"}) {
+    c.actions[a] = {true, false};
+  }
+  c.allowed_actions = {
+      {"fraud", {"temporary_card_freeze", "monitor", "card_replacement", "identity_verification", "reversal"}},
+      {"card_dispute", {"temporary_card_freeze", "monitor", "refund", "reversal"}},
+      {"payments", {"monitor", "temporary_card_freeze", "refund", "reversal", "payment_authorize", "payment_retry", "transfer"}},
+      {"account_access", {"identity_verification", "account_unlock", "monitor"}},
+      {"card_services", {"card_replacement", "temporary_card_freeze", "identity_verification"}},
+      {"balance_and_fees", {"refund", "monitor"}},
+      {"loan_question", {}},
+      {"general_support", {"monitor"}},
+  };
+  c.forbidden_reply_phrases = {"will refund",  "will be refunded", "refund you",     "has been refunded", "have refunded",
+                               "guarantee",    "will be reversed", "will reverse",   "you will get your money",
+                               "you will receive your money",      "we promise",     "will be credited", "approved your"};
+  c.fallback_reply =
+      "Thank you for contacting us. Your request has been passed to a specialist, who will review it and contact you "
+      "with the next steps. Please never share full card numbers, passwords or one-time codes in your messages.";
+  return c;
+}
+
+void from_json(const json& j, Config& c) {
+  if (!j.is_object()) throw std::invalid_argument("policy must be an object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = it.value();
+    if (k == "actions") {
+      if (!v.is_object()) throw std::invalid_argument("policy.actions must be an object");
+      c.actions.clear();
+      for (auto a = v.begin(); a != v.end(); ++a) {
+        if (!a->is_object()) throw std::invalid_argument("policy.actions." + a.key() + " must be an object");
+        ActionRule rule;
+        for (auto f = a->begin(); f != a->end(); ++f) {
+          if (!f->is_boolean()) throw std::invalid_argument("policy.actions." + a.key() + "." + f.key() + " must be true or false");
+          if (f.key() == "money_moving") {
+            rule.money_moving = f->get<bool>();
+          } else if (f.key() == "auto_approve") {
+            rule.auto_approve = f->get<bool>();
+          } else {
+            throw std::invalid_argument("policy.actions." + a.key() + "." + f.key() + ": unknown key");
+          }
+        }
+        if (rule.money_moving && rule.auto_approve) {
+          throw std::invalid_argument("policy.actions." + a.key() +
+                                      ": a money-moving action cannot be auto_approve; use policy.auto_approve_limits");
+        }
+        c.actions[a.key()] = rule;
+      }
+    } else if (k == "allowed_actions") {
+      if (!v.is_object()) throw std::invalid_argument("policy.allowed_actions must be an object");
+      c.allowed_actions.clear();
+      for (auto a = v.begin(); a != v.end(); ++a) {
+        if (!is_intent(a.key())) throw std::invalid_argument("policy.allowed_actions." + a.key() + ": unknown intent");
+        if (!a->is_array()) throw std::invalid_argument("policy.allowed_actions." + a.key() + " must be an array");
+        auto& list = c.allowed_actions[a.key()];
+        for (const auto& t : *a) {
+          if (!t.is_string()) throw std::invalid_argument("policy.allowed_actions." + a.key() + " must hold strings");
+          list.push_back(t.get<std::string>());
+        }
+      }
+    } else if (k == "auto_approve_limits") {
+      if (!v.is_object()) throw std::invalid_argument("policy.auto_approve_limits must be an object");
+      c.auto_approve_limits.clear();
+      for (auto a = v.begin(); a != v.end(); ++a) {
+        if (!money::is_currency(a.key())) throw std::invalid_argument("policy.auto_approve_limits." + a.key() + ": not an ISO 4217 code");
+        if (!a->is_number_integer() || a->get<std::int64_t>() < 0 || a->get<std::int64_t>() > money::kMaxMinor) {
+          throw std::invalid_argument("policy.auto_approve_limits." + a.key() + " must be a non-negative integer (minor units)");
+        }
+        c.auto_approve_limits[a.key()] = a->get<std::int64_t>();
+      }
+    } else if (k == "forbidden_reply_phrases") {
+      if (!v.is_array()) throw std::invalid_argument("policy.forbidden_reply_phrases must be an array");
+      c.forbidden_reply_phrases.clear();
+      for (const auto& p : v) {
+        if (!p.is_string() || p.get_ref<const std::string&>().empty()) {
+          throw std::invalid_argument("policy.forbidden_reply_phrases must hold non-empty strings");
+        }
+        c.forbidden_reply_phrases.push_back(lower(p.get<std::string>()));
+      }
+    } else if (k == "max_reply_bytes") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 100 || v.get<std::int64_t>() > 100000) {
+        throw std::invalid_argument("policy.max_reply_bytes must be an integer from 100 to 100000");
+      }
+      c.max_reply_bytes = v.get<std::size_t>();
+    } else if (k == "fallback_reply") {
+      if (!v.is_string() || v.get_ref<const std::string&>().empty()) throw std::invalid_argument("policy.fallback_reply must be a non-empty string");
+      c.fallback_reply = v.get<std::string>();
+    } else {
+      throw std::invalid_argument("policy." + k + ": unknown key");
+    }
+  }
+  for (const auto& [intent, list] : c.allowed_actions) {
+    for (const auto& t : list) {
+      if (!c.actions.count(t)) throw std::invalid_argument("policy.allowed_actions." + intent + ": unknown action type " + t);
+    }
+  }
+  // The fallback reply must itself pass the reply rules.
+  const Policy check(c);
+  cases::Payload none;
+  if (auto problems = check.reply_problems(c.fallback_reply, none); !problems.empty()) {
+    throw std::invalid_argument("policy.fallback_reply: " + problems.front());
+  }
+}
+
+json to_json(const Config& c) {
+  json actions = json::object();
+  for (const auto& [k, r] : c.actions) actions[k] = {{"money_moving", r.money_moving}, {"auto_approve", r.auto_approve}};
+  json allowed = json::object();
+  for (const auto& [k, v] : c.allowed_actions) allowed[k] = v;
+  json limits = json::object();
+  for (const auto& [k, v] : c.auto_approve_limits) limits[k] = v;
+  return json{{"actions", actions},           {"allowed_actions", allowed},     {"auto_approve_limits", limits},
+              {"forbidden_reply_phrases", c.forbidden_reply_phrases}, {"max_reply_bytes", c.max_reply_bytes},
+              {"fallback_reply", c.fallback_reply}};
+}
+
+json to_json(const Action& a) {
+  json j{{"type", a.type}};
+  if (a.amount) {
+    j["amount_minor"] = a.amount->minor;
+    j["currency"] = a.amount->currency;
+  }
+  j["reason"] = a.reason;
+  j["proposed_by"] = a.proposed_by;
+  return j;
+}
+
+json to_json(const Violation& v) {
+  return json{{"agent", v.agent}, {"code", v.code}, {"field", v.field}, {"message", v.message}};
+}
+
+void CaseState::withhold_approvals() {
+  for (auto& a : approved) pending.push_back(std::move(a));
+  approved.clear();
+}
+
+json CaseState::view() const {
+  json j = json::object();
+  if (intent) j["intent"] = *intent;
+  if (confidence) j["confidence"] = *confidence;
+  if (risk_level) j["risk_level"] = *risk_level;
+  if (risk_score) j["risk_score"] = *risk_score;
+  if (payment_decision) j["payment_decision"] = *payment_decision;
+  j["pending_actions"] = pending.size();
+  j["approved_actions"] = approved.size();
+  j["violations"] = violations.size();
+  return j;
+}
+
+json CaseState::context() const {
+  json ap = json::array(), pe = json::array(), vi = json::array();
+  for (const auto& a : approved) ap.push_back(to_json(a));
+  for (const auto& a : pending) pe.push_back(to_json(a));
+  for (const auto& v : violations) vi.push_back(to_json(v));
+  return json{{"intent", intent ? json(*intent) : json(nullptr)},
+              {"risk_level", risk_level ? json(*risk_level) : json(nullptr)},
+              {"approved_actions", ap},
+              {"pending_actions", pe},
+              {"violations", vi}};
+}
+
+std::vector<std::string> Policy::reply_problems(std::string_view reply, const cases::Payload& payload) const {
+  std::vector<std::string> out;
+  if (reply.empty()) out.emplace_back("the reply is empty");
+  if (reply.size() > config_.max_reply_bytes) out.push_back(fmt::format("the reply is over {} bytes", config_.max_reply_bytes));
+  const std::string text = lower(reply);
+  for (const auto& phrase : config_.forbidden_reply_phrases) {
+    if (text.find(lower(phrase)) != std::string::npos) out.push_back("the reply promises an outcome (\"" + phrase + "\")");
+  }
+  // Card and account numbers: six or more digits in a row, spaces and dashes between them ignored.
+  // An ISO date (2026-11-20) is not a number of that kind.
+  auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
+  auto iso_date_at = [&](std::size_t i) {
+    return digit(i) && digit(i + 1) && digit(i + 2) && digit(i + 3) && i + 4 < text.size() && text[i + 4] == '-' && digit(i + 5) &&
+           digit(i + 6) && i + 7 < text.size() && text[i + 7] == '-' && digit(i + 8) && digit(i + 9) && !digit(i + 10) &&
+           (i == 0 || !digit(i - 1));
+  };
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (run == 0 && iso_date_at(i)) {
+      i += 9;
+      continue;
+    }
+    const char c = text[i];
+    if (c >= '0' && c <= '9') {
+      if (++run >= 6) {
+        out.emplace_back("the reply contains a long number (a card or account number?)");
+        break;
+      }
+    } else if (!((c == ' ' || c == '-') && run > 0 && i + 1 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '9')) {
+      run = 0;
+    }
+  }
+  if (payload.transaction && payload.transaction->card_last4) {
+    const auto& l4 = *payload.transaction->card_last4;
+    for (std::size_t pos = text.find(l4); pos != std::string::npos; pos = text.find(l4, pos + 1)) {
+      const bool left = pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1]));
+      const bool right = pos + 4 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[pos + 4]));
+      if (left && right) {
+        out.emplace_back("the reply contains the card's last four digits");
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+Verdict Policy::apply(std::string_view kind, const json& result, const cases::Payload& payload, CaseState& state) const {
+  Verdict v;
+  const std::string agent(kind);
+  auto violation = [&](std::string code, std::string field, std::string message) {
+    v.violations.push_back(Violation{agent, std::move(code), std::move(field), std::move(message)});
+  };
+  Parsed p;
+  try {
+    if (kind == "classifier") {
+      p = check_classifier(result);
+    } else if (kind == "fraud_reviewer") {
+      p = check_fraud_reviewer(result);
+    } else if (kind == "response_drafter") {
+      Obj o(result, "");
+      std::string reply = str(o.need("reply"), "reply", config_.max_reply_bytes);
+      const std::string tmpl = str(o.need("template"), "template", 64);
+      str(o.need("next_step"), "next_step", 300);
+      str(o.need("model"), "model", 100);
+      o.done();
+      for (auto& problem : reply_problems(reply, payload)) violation("unsafe_reply", "reply", std::move(problem));
+      p.summary = "reply template=" + tmpl;
+      p.commit = [reply = std::move(reply)](CaseState& s) { s.reply = reply; };
+    } else if (kind == "escalation") {
+      Obj o(result, "");
+      Obj r(o.need("review"), "review");
+      const std::string queue = str(r.need("queue"), "review.queue", 64);
+      const std::string priority = one_of(r.need("priority"), "review.priority", kPriorities);
+      str(r.need("summary"), "review.summary", 1000);
+      const auto& evidence = arr(r.need("evidence"), "review.evidence", 20);
+      for (std::size_t i = 0; i < evidence.size(); ++i) str(evidence[i], fmt::format("review.evidence[{}]", i), 300);
+      const auto& awaiting = arr(r.need("actions_awaiting_approval"), "review.actions_awaiting_approval", 20);
+      std::vector<Action> listed;
+      for (std::size_t i = 0; i < awaiting.size(); ++i) {
+        const std::string f = fmt::format("review.actions_awaiting_approval[{}]", i);
+        // The broker's own copy carries proposed_by; accept it here.
+        json copy = awaiting[i];
+        if (copy.is_object()) copy.erase("proposed_by");
+        auto a = action_of(copy, f, "");
+        listed.push_back(std::move(a));
+      }
+      const std::string sla = str(r.need("sla_deadline"), "review.sla_deadline", 40);
+      if (!parse_rfc3339(sla)) throw Bad{"review.sla_deadline", "must be an RFC 3339 timestamp"};
+      if (const json* u = r.opt("underwriting"); u && !u->is_object()) throw Bad{"review.underwriting", "must be an object"};
+      r.done();
+      std::string reply = str(o.need("reply"), "reply", config_.max_reply_bytes);
+      str(o.need("model"), "model", 100);
+      o.done();
+      // The review must list exactly the actions the policy left pending: a person approves
+      // what the policy held back, nothing more and nothing less.
+      auto same = [](const Action& a, const Action& b) { return a.type == b.type && a.amount == b.amount; };
+      bool match = listed.size() == state.pending.size();
+      for (std::size_t i = 0; match && i < listed.size(); ++i) match = same(listed[i], state.pending[i]);
+      if (!match) {
+        violation("review_mismatch", "review.actions_awaiting_approval",
+                  fmt::format("lists {} action(s); the policy holds {} pending", listed.size(), state.pending.size()));
+      }
+      for (auto& problem : reply_problems(reply, payload)) violation("unsafe_reply", "reply", std::move(problem));
+      p.summary = fmt::format("review queue={} priority={} sla_deadline={}", queue, priority, sla);
+      json review = result.at("review");
+      p.commit = [reply = std::move(reply), review = std::move(review)](CaseState& s) mutable {
+        s.reply = std::move(reply);
+        s.review = std::move(review);
+      };
+    } else {
+      violation("unknown_agent", "", "no output schema for agent kind " + agent);
+      return v;
+    }
+  } catch (const Bad& b) {
+    violation("schema", b.field, b.message);
+    return v;
+  }
+
+  // The actions: each one known, allowed for the intent, and money only as the case states it.
+  const std::string intent = p.intent ? *p.intent : state.intent.value_or(std::string(intent_of_kind(payload.kind)));
+  struct Decided {
+    Action action;
+    bool approve;
+  };
+  std::vector<Decided> decided;
+  const auto stated = payload.stated_amounts();
+  for (std::size_t i = 0; i < p.proposed.size(); ++i) {
+    const Action& a = p.proposed[i];
+    const std::string field = kind == "classifier" ? "payment_decision" : fmt::format("actions[{}]", i);
+    auto rule = config_.actions.find(a.type);
+    if (rule == config_.actions.end()) {
+      violation("unknown_action", field + ".type", "no such action type: " + a.type);
+      continue;
+    }
+    const auto allowed = config_.allowed_actions.find(intent);
+    if (allowed == config_.allowed_actions.end() ||
+        std::find(allowed->second.begin(), allowed->second.end(), a.type) == allowed->second.end()) {
+      violation("action_not_allowed", field + ".type", a.type + " is not allowed for intent " + intent);
+      continue;
+    }
+    if (!rule->second.money_moving) {
+      if (a.amount) violation("unexpected_amount", field + ".amount_minor", a.type + " moves no money and takes no amount");
+      decided.push_back({a, rule->second.auto_approve});
+      continue;
+    }
+    if (!a.amount) {
+      violation("missing_amount", field + ".amount_minor", a.type + " moves money and needs amount_minor and currency");
+      continue;
+    }
+    if (std::find(stated.begin(), stated.end(), *a.amount) == stated.end()) {
+      const bool currency_seen = std::any_of(stated.begin(), stated.end(), [&](const auto& m) { return m.currency == a.amount->currency; });
+      if (currency_seen) {
+        violation("amount_mismatch", field + ".amount_minor", money::format(*a.amount) + " is not an amount the case states");
+      } else {
+        violation("currency_mismatch", field + ".currency", a.amount->currency + " is not a currency the case states");
+      }
+      continue;
+    }
+    const auto limit = config_.auto_approve_limits.find(a.amount->currency);
+    decided.push_back({a, limit != config_.auto_approve_limits.end() && a.amount->minor <= limit->second});
+  }
+  if (!v.ok()) return v;
+  p.commit(state);
+  auto known = [&](const Action& a) {
+    auto same = [&](const Action& b) { return a.type == b.type && a.amount == b.amount; };
+    return std::any_of(state.approved.begin(), state.approved.end(), same) ||
+           std::any_of(state.pending.begin(), state.pending.end(), same);
+  };
+  for (auto& d : decided) {
+    if (known(d.action)) continue;  // proposed twice (classifier and reviewer): decided once
+    (d.approve ? state.approved : state.pending).push_back(std::move(d.action));
+  }
+  v.summary = std::move(p.summary);
+  if (!decided.empty()) {
+    v.summary += " actions=";
+    for (std::size_t i = 0; i < decided.size(); ++i) v.summary += (i ? "," : "") + decided[i].action.type;
+  }
+  return v;
+}
+
+}  // namespace common::policy
