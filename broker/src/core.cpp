@@ -30,7 +30,10 @@ void append_ms(std::string& out, double ms) {
 
 }  // namespace
 
-Core::Core(CoreSettings settings) : settings_(settings), log_(common::log::get("broker")) {}
+Core::Core(CoreSettings settings) : settings_(std::move(settings)), log_(common::log::get("broker")) {
+  if (!settings_.workflows) settings_.workflows = std::make_shared<const Workflows>();
+  if (!settings_.policy) settings_.policy = std::make_shared<const common::policy::Policy>(common::policy::default_config());
+}
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -90,6 +93,37 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     reject(peer, m.corr, make_error(Errc::kInvalidField, "created_at", "must be earlier than the deadline"), out);
     return;
   }
+  // A workflow case: the payload must be a valid case (docs/cases.md), and the workflow's start
+  // routes choose the first agent kind (or end the case at once).
+  std::unique_ptr<Flow> flow;
+  const Route* start = nullptr;
+  std::size_t start_index = 0;
+  if (auto wit = settings_.workflows->find(env->to); wit != settings_.workflows->end()) {
+    if (env->context != "{}") {
+      ++counters_.rejected;
+      reject(peer, m.corr, make_error(Errc::kInvalidField, "context", "must be empty for a workflow case: agents' results fill it"), out);
+      return;
+    }
+    flow = std::make_unique<Flow>();
+    flow->workflow = &wit->second;
+    try {
+      flow->payload_doc = nlohmann::json::parse(env->payload);
+    } catch (const nlohmann::json::exception& e) {
+      ++counters_.rejected;
+      reject(peer, m.corr, make_error(Errc::kMalformed, "payload", e.what()), out);
+      return;
+    }
+    auto payload = common::cases::parse_payload(flow->payload_doc);
+    if (!payload) {
+      ++counters_.rejected;
+      log_->debug("workflow case rejected peer={} err={}", bus::hex(peer), payload.error().describe());
+      reject(peer, m.corr, payload.error(), out);
+      return;
+    }
+    flow->payload = std::move(*payload);
+    start = &choose(wit->second.start, flow->payload_doc, nullptr, flow->state.view(), start_index);
+    env->to = start->to;  // empty when the start route ends the case
+  }
   // Look up, don't create: a refused submission must leave nothing behind.
   const auto kit = kinds_.find(env->to);
   const std::size_t queued = kit == kinds_.end() ? 0 : kit->second.queued;
@@ -128,11 +162,17 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
   c.client_peer = std::string(peer);
   c.corr = std::string(m.corr);
   c.to = std::move(env->to);
+  c.flow = std::move(flow);
   deadlines_.emplace(c.deadline, id);
   auto [it, inserted] = cases_.emplace(id, std::move(c));
   ++counters_.accepted;
   out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, id)});
   log_->debug("case accepted case_id={} tenant={} agent={}", id, it->second.tenant, it->second.to);
+  if (start && !start->end.empty()) {
+    it->second.phase = Phase::kNone;
+    end_flow(it->second, start->end, start->reason.empty() ? fmt::format("start route {}", start_index) : start->reason, now, out);
+    return;
+  }
   enqueue(it->second, now, false);
   pump(it->second.to, now, out);
 }
@@ -240,13 +280,20 @@ void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
 }
 
 std::string Core::context_json(const Case& c) const {
-  if (c.context.empty()) return "{}";
+  if (c.context.empty() && !c.flow) return "{}";
   std::string s = "{";
   for (std::size_t i = 0; i < c.context.size(); ++i) {
     if (i) s += ',';
     cjson::append_string(s, c.context[i].first);
     s += ':';
     s += c.context[i].second;
+  }
+  if (c.flow) {
+    // What the policy has decided so far, for the agents downstream (the escalation agent lists
+    // the pending actions). Written by the broker only: a workflow submission's context is empty.
+    if (!c.context.empty()) s += ',';
+    s += "\"policy\":";
+    s += c.flow->state.context().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   s += '}';
   return s;
@@ -385,7 +432,11 @@ void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out
     return;
   }
   Hop h{c->hop, c->to, w.name, c->task_id, c->attempt, "done", ms_between(c->enqueued_at, c->dispatched_at),
-        ms_between(c->dispatched_at, now.mono), {}};
+        ms_between(c->dispatched_at, now.mono), {}, {}, {}, {}};
+  if (c->flow) {
+    on_flow_result(*c, std::move(h), std::move(result->json), now, out);
+    return;
+  }
   c->trail.push_back(std::move(h));
   // The context keeps the latest result per agent kind.
   auto existing = std::find_if(c->context.begin(), c->context.end(), [&](auto& kv) { return kv.first == c->to; });
@@ -425,14 +476,16 @@ void Core::on_fail(Worker& w, std::string_view task_id, const Error& error, bool
 void Core::retry_or_dead_letter(Case& c, const Error& error, bool retryable, bool requeue, const Now& now, Outbox& out) {
   const std::string outcome = requeue ? "requeued" : (retryable ? "retry" : "failed");
   c.trail.push_back(Hop{c.hop, c.to, c.worker_name, c.task_id, c.attempt, outcome, ms_between(c.enqueued_at, c.dispatched_at),
-                        ms_between(c.dispatched_at, now.mono), error.to_json()});
+                        ms_between(c.dispatched_at, now.mono), error.to_json(), {}, {}, {}});
   if (!retryable) {
+    if (divert_failure(c, error, now, out)) return;
     finish(c, &error, now, out);
     return;
   }
   if (c.attempt >= settings_.max_attempts) {
     const auto e = make_error(Errc::kMaxAttempts, c.to,
                               fmt::format("gave up after {} attempts; last error: {}", c.attempt, error.describe()));
+    if (divert_failure(c, e, now, out)) return;
     finish(c, &e, now, out);
     return;
   }
@@ -465,6 +518,13 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
     }
     log_->warn("case dead-lettered case_id={} tenant={} agent={} attempt={} err={} field={}", c.id, c.tenant, c.to,
                c.attempt, error->code, error->field);
+  } else if (c.flow) {
+    auto& n = c.flow->status == "resolved" ? counters_.resolved : c.flow->status == "escalated" ? counters_.escalated
+                                                                                               : counters_.rejected_by_workflow;
+    ++n;
+    log_->info("case ended case_id={} tenant={} workflow={} status={} hops={} pending_actions={} violations={}", c.id, c.tenant,
+               c.flow->workflow->name, c.flow->status, c.trail.size(), c.flow->state.pending.size(),
+               c.flow->state.violations.size());
   } else {
     log_->debug("case completed case_id={} tenant={} hops={}", c.id, c.tenant, c.hop);
   }
@@ -510,8 +570,36 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
   s.reserve(512 + c.payload.size() + c.last_result.size() * 2 + c.trail.size() * 160);
   cjson::ObjectWriter w(s);
   w.integer("v", 1).raw("type", "\"case_result\"").string("case_id", c.id).string("tenant", c.tenant);
-  w.raw("status", error ? "\"failed\"" : "\"completed\"");
+  if (error) {
+    w.raw("status", "\"failed\"");
+  } else {
+    w.string("status", c.flow ? c.flow->status : "completed");
+  }
   if (error) w.raw("error", error->to_json());
+  if (c.flow) {
+    // The outcome a bank acts on (docs/workflow.md#the-final-case).
+    const auto& f = *c.flow;
+    const auto& st = f.state;
+    nlohmann::json o = nlohmann::json::object();
+    o["workflow"] = f.workflow->name;
+    if (!f.reason.empty()) o["reason"] = f.reason;
+    o["intent"] = st.intent ? nlohmann::json(*st.intent) : nlohmann::json(nullptr);
+    o["confidence"] = st.confidence ? nlohmann::json(*st.confidence) : nlohmann::json(nullptr);
+    o["risk"] = st.risk_level ? nlohmann::json{{"level", *st.risk_level}, {"score", st.risk_score.value_or(0)}} : nlohmann::json(nullptr);
+    if (st.payment_decision) o["payment_decision"] = *st.payment_decision;
+    nlohmann::json approved = nlohmann::json::array(), pending = nlohmann::json::array(), violations = nlohmann::json::array();
+    for (const auto& a : st.approved) approved.push_back(common::policy::to_json(a));
+    for (const auto& a : st.pending) pending.push_back(common::policy::to_json(a));
+    for (const auto& v : st.violations) violations.push_back(common::policy::to_json(v));
+    o["approved_actions"] = std::move(approved);
+    o["pending_actions"] = std::move(pending);
+    o["reply"] = st.reply ? nlohmann::json(*st.reply) : nlohmann::json(nullptr);
+    o["review"] = st.review;
+    o["violations"] = std::move(violations);
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      w.raw(it.key(), it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
   if (!c.ref.empty()) w.string("ref", c.ref);
   if (!c.idempotency_key.empty()) w.string("idempotency_key", c.idempotency_key);
   w.string("trace", c.trace);
@@ -530,11 +618,117 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
     append_ms(hop.key("queued_ms"), h.queued_ms);
     append_ms(hop.key("ms"), h.run_ms);
     if (!h.error_json.empty()) hop.raw("error", h.error_json);
+    if (!h.summary.empty()) hop.string("summary", h.summary);
+    if (!h.route.empty()) hop.string("route", h.route);
+    if (!h.violations_json.empty()) hop.raw("violations", h.violations_json);
     hop.close();
   }
   s += ']';
   w.close();
   return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows
+
+void Core::on_flow_result(Case& c, Hop hop, std::string result_json, const Now& now, Outbox& out) {
+  Flow& f = *c.flow;
+  const Workflow& wf = *f.workflow;
+  nlohmann::json result;
+  try {
+    result = nlohmann::json::parse(result_json);
+  } catch (const nlohmann::json::exception&) {
+    result = nullptr;  // decode_result accepted it, so this does not happen; the schema refuses null
+  }
+  const auto verdict = settings_.policy->apply(c.to, result, f.payload, f.state);
+  hop.summary = verdict.summary;
+  std::string next;       // next agent kind, or
+  std::string end, reason;  // how the case ends
+  if (verdict.ok()) {
+    auto existing = std::find_if(c.context.begin(), c.context.end(), [&](auto& kv) { return kv.first == c.to; });
+    if (existing != c.context.end()) c.context.erase(existing);
+    c.context.emplace_back(c.to, result_json);
+    c.last_result = std::move(result_json);
+    std::size_t index = 0;
+    const Route& r = choose(wf.nodes.at(c.to), f.payload_doc, result, f.state.view(), index);
+    next = r.to;
+    end = r.end;
+    reason = r.reason.empty() ? fmt::format("{} route {}", c.to, index) : r.reason;
+    // Nothing that awaits a person's approval may end quietly as resolved.
+    if (end == "resolved" && !f.state.pending.empty()) {
+      reason = "actions await approval";
+      if (c.to != wf.on_violation) {
+        next = wf.on_violation;
+        end.clear();
+      } else {
+        end = "escalated";
+      }
+    }
+  } else {
+    counters_.policy_violations += verdict.violations.size();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& v : verdict.violations) {
+      list.push_back(common::policy::to_json(v));
+      log_->warn("result refused case_id={} task_id={} tenant={} agent={} worker={} code={} field={}", c.id, hop.task_id, c.tenant,
+                 c.to, hop.worker, v.code, v.field);
+      f.state.violations.push_back(v);
+    }
+    hop.violations_json = list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    hop.summary = "refused by policy";
+    // A refused result is never acted on, and nothing in the case stays approved.
+    f.state.withhold_approvals();
+    reason = "policy violation by " + c.to;
+    if (c.to != wf.on_violation) {
+      next = wf.on_violation;
+    } else {
+      end = "escalated";
+      f.state.reply = settings_.policy->config().fallback_reply;  // the agent's own reply was refused
+      f.state.review = nullptr;
+    }
+  }
+  hop.route = next.empty() ? "end " + end : next;
+  c.trail.push_back(std::move(hop));
+  if (!next.empty()) {
+    next_hop(c, next, now, out);
+  } else {
+    end_flow(c, std::move(end), std::move(reason), now, out);
+  }
+}
+
+bool Core::divert_failure(Case& c, const Error& error, const Now& now, Outbox& out) {
+  if (!c.flow || c.to == c.flow->workflow->on_violation || c.hop >= settings_.max_hops) return false;
+  // A failed agent leaves the case to a person, with nothing approved.
+  auto& f = *c.flow;
+  f.state.violations.push_back(common::policy::Violation{c.to, "agent_failed", error.field, error.describe()});
+  f.state.withhold_approvals();
+  if (!c.trail.empty()) c.trail.back().route = f.workflow->on_violation;
+  log_->warn("agent failed, case diverted case_id={} tenant={} agent={} to={} err={}", c.id, c.tenant, c.to,
+             f.workflow->on_violation, error.code);
+  next_hop(c, f.workflow->on_violation, now, out);
+  return true;
+}
+
+void Core::next_hop(Case& c, const std::string& kind, const Now& now, Outbox& out) {
+  if (c.hop >= settings_.max_hops) {
+    const auto e = make_error(Errc::kHopLimit, "next", fmt::format("the case reached the hop limit of {}", settings_.max_hops));
+    finish(c, &e, now, out);
+    return;
+  }
+  // No queue bound here: the bound applies to new submissions, and an accepted case is never
+  // dropped for lack of room.
+  ++c.hop;
+  c.attempt = 1;
+  c.to = kind;
+  enqueue(c, now, false);
+  pump(c.to, now, out);
+}
+
+void Core::end_flow(Case& c, std::string status, std::string reason, const Now& now, Outbox& out) {
+  auto& f = *c.flow;
+  f.status = std::move(status);
+  f.reason = std::move(reason);
+  if (f.status == "escalated" && !f.state.reply) f.state.reply = settings_.policy->config().fallback_reply;
+  finish(c, nullptr, now, out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,7 +747,7 @@ void Core::on_tick(const Now& now, Outbox& out) {
     if (c.phase == Phase::kDispatched) {
       c.trail.push_back(Hop{c.hop, c.to, c.worker_name, c.task_id, c.attempt,
                             "deadline_exceeded", ms_between(c.enqueued_at, c.dispatched_at),
-                            ms_between(c.dispatched_at, now.mono), e.to_json()});
+                            ms_between(c.dispatched_at, now.mono), e.to_json(), {}, {}, {}});
     }
     finish(c, &e, now, out);
   }
@@ -653,7 +847,11 @@ std::string Core::stats_json() const {
                           {"late_answers", c.late_answers},
                           {"malformed", c.malformed},
                           {"undeliverable", c.undeliverable},
-                          {"workers_expired", c.workers_expired}}}}
+                          {"workers_expired", c.workers_expired},
+                          {"resolved", c.resolved},
+                          {"escalated", c.escalated},
+                          {"rejected_by_workflow", c.rejected_by_workflow},
+                          {"policy_violations", c.policy_violations}}}}
       .dump();
 }
 

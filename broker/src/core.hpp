@@ -8,6 +8,9 @@
 #include "broker/settings.hpp"
 #include "common/bus/envelope.hpp"
 #include "common/bus/protocol.hpp"
+#include "common/cases/payload.hpp"
+#include "common/policy/policy.hpp"
+#include "workflow.hpp"
 #include "common/util/time.hpp"
 
 #include <spdlog/logger.h>
@@ -47,6 +50,11 @@ struct Counters {
   std::uint64_t malformed = 0;      // undecodable messages from clients or agents
   std::uint64_t undeliverable = 0;  // answers to a client that was gone
   std::uint64_t workers_expired = 0;
+  // Workflow cases by how they ended, and agent results the policy refused.
+  std::uint64_t resolved = 0;
+  std::uint64_t escalated = 0;
+  std::uint64_t rejected_by_workflow = 0;
+  std::uint64_t policy_violations = 0;
 };
 
 struct DeadLetter {
@@ -86,8 +94,20 @@ class Core final {
     std::string outcome;  // done, failed, retry, requeued, deadline_exceeded
     double queued_ms = 0, run_ms = 0;
     std::string error_json;  // empty when none
+    // Workflow cases: what the result said (no customer text), where the case went next, and the
+    // policy's objections (a JSON array) when the result was refused.
+    std::string summary, route, violations_json;
   };
-  enum class Phase { kQueued, kDispatched, kRetryWait };
+  // The workflow part of a case: its parsed payload and what the policy has decided so far.
+  struct Flow {
+    const Workflow* workflow = nullptr;
+    nlohmann::json payload_doc;
+    common::cases::Payload payload;
+    common::policy::CaseState state;
+    std::string status;  // resolved | escalated | rejected once ended
+    std::string reason;
+  };
+  enum class Phase { kNone, kQueued, kDispatched, kRetryWait };
   struct Case {
     std::string id, tenant, trace, idempotency_key, ref;
     common::WallMs created_at = 0, deadline_wall = 0;
@@ -104,6 +124,7 @@ class Core final {
     common::MonoTime enqueued_at, dispatched_at;
     std::string task_id, worker, worker_name;  // while dispatched (peer and instance name)
     std::string last_result = "null";
+    std::unique_ptr<Flow> flow;  // null for a plain (single kind, "next"-driven) case
   };
   struct Worker {
     std::string peer, kind, name;
@@ -140,6 +161,12 @@ class Core final {
   void register_worker(std::string_view peer, const common::bus::ReadyMsg& m, const common::Now& now, Outbox& out);
   void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
   void send_agent(Worker& w, common::bus::Frames frames, const common::Now& now, Outbox& out);
+  // Workflow cases.
+  void on_flow_result(Case& c, Hop hop, std::string result_json, const common::Now& now, Outbox& out);
+  // Sends a case whose agent failed for good to the workflow's review node; false when it cannot.
+  bool divert_failure(Case& c, const common::Error& error, const common::Now& now, Outbox& out);
+  void next_hop(Case& c, const std::string& kind, const common::Now& now, Outbox& out);
+  void end_flow(Case& c, std::string status, std::string reason, const common::Now& now, Outbox& out);
   std::string context_json(const Case& c) const;
   std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now, bool full) const;
   void forget_kind_if_idle(const std::string& kind);

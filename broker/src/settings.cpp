@@ -1,5 +1,8 @@
 #include "broker/settings.hpp"
 
+#include "common/policy/policy.hpp"
+#include "workflow.hpp"
+
 #include <stdexcept>
 
 namespace broker {
@@ -34,7 +37,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::reject_unknown_keys(
       j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
           "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
-          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "busy_poll_us", "log"});
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "busy_poll_us", "log", "workflows", "policy"});
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
@@ -64,6 +67,12 @@ void from_json(const nlohmann::json& j, Settings& s) {
   if (!wildcard && s.client_endpoint == s.agent_endpoint) throw std::invalid_argument("client_endpoint and agent_endpoint must differ");
   if (c.retry_backoff_max < c.retry_backoff_initial) throw std::invalid_argument("retry_backoff_max_ms must be >= retry_backoff_initial_ms");
   if (c.max_deadline < c.default_deadline) throw std::invalid_argument("max_deadline_ms must be >= default_deadline_ms");
+  common::policy::Config policy = common::policy::default_config();
+  if (auto it = j.find("policy"); it != j.end()) common::policy::from_json(*it, policy);
+  s.policy_json = common::policy::to_json(policy);
+  c.policy = std::make_shared<const common::policy::Policy>(std::move(policy));
+  s.workflows_json = j.contains("workflows") ? j.at("workflows") : nlohmann::json::object();
+  c.workflows = std::make_shared<const Workflows>(parse_workflows(s.workflows_json, c.max_hops));
 }
 
 nlohmann::json to_json(const Settings& s) {
@@ -84,7 +93,9 @@ nlohmann::json to_json(const Settings& s) {
                         {"max_deadline_ms", c.max_deadline.count()},
                         {"max_hops", c.max_hops},
                         {"dead_letter_limit", c.dead_letter_limit},
-                        {"log", s.log}};
+                        {"log", s.log},
+                        {"workflows", s.workflows_json},
+                        {"policy", s.policy_json}};
 }
 
 }  // namespace broker

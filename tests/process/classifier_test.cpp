@@ -28,7 +28,7 @@ TEST(ClassifierAgent, ClassifiesThroughTheBroker) {
   EXPECT_EQ(c.at("context").at("classifier").at("intent"), "card_dispute");
 }
 
-TEST(ClassifierAgent, MissingMessageFailsNamingTheField) {
+TEST(ClassifierAgent, InvalidPayloadFailsNamingTheField) {
   Stack s;
   s.start_broker();
   s.start_agent("classifier-1", {}, Binaries::classifier());
@@ -36,7 +36,7 @@ TEST(ClassifierAgent, MissingMessageFailsNamingTheField) {
   ASSERT_EQ(r.status, common::bus::Outcome::Status::kCompleted);
   const auto c = json::parse(r.body);
   EXPECT_EQ(c.at("status"), "failed");
-  EXPECT_NE(c.at("trail").at(0).at("error").at("message").get<std::string>().find("payload.message"), std::string::npos);
+  EXPECT_NE(c.at("trail").at(0).at("error").at("message").get<std::string>().find("payload.kind"), std::string::npos);
 }
 
 }  // namespace

@@ -5,11 +5,21 @@
 #include "common/util/log.hpp"
 
 #include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+namespace common::policy {
+class Policy;
+}
+
 namespace broker {
+
+struct Workflow;  // workflow.hpp
+using Workflows = std::map<std::string, Workflow, std::less<>>;
 
 // What the protocol state machine needs; no I/O settings here.
 struct CoreSettings {
@@ -25,6 +35,10 @@ struct CoreSettings {
   int max_hops = 8;
   std::size_t dead_letter_limit = 10000;  // kept in memory, oldest dropped first
   std::size_t max_message_bytes = 1 << 20;  // what peers accept: larger tasks and results fail the case
+  // The routing table (docs/workflow.md) and the action policy (docs/policy.md). A submission whose
+  // "to" names a workflow is a workflow case; any other "to" is a plain agent kind.
+  std::shared_ptr<const Workflows> workflows;
+  std::shared_ptr<const common::policy::Policy> policy;
 };
 
 struct Settings {
@@ -38,6 +52,8 @@ struct Settings {
   std::chrono::microseconds busy_poll{0};
   CoreSettings core;
   common::log::Settings log;
+  nlohmann::json workflows_json;  // as configured, for --check-config
+  nlohmann::json policy_json;
 };
 
 // Strict: unknown keys and out-of-range values throw with the JSON path in the message.
