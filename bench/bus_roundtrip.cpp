@@ -1,5 +1,6 @@
 // bench/bus_roundtrip: one client process keeps C cases in flight through the broker to echo
-// agents, each a 1 KB envelope whose result the agent adds; closed loop, warm-up then a timed
+// agents (or, with --envelope and --expect, through any workflow: bench/pipeline.sh), each a 1 KB
+// envelope whose result the agent adds; closed loop, warm-up then a timed
 // window, the same bookkeeping as ../shared/peers (completions inside the window / window; p50
 // and p99 nearest-rank over the window). Prints one RUN line; bench/run.sh takes medians.
 #include "common/bus/client.hpp"
@@ -18,7 +19,7 @@ namespace po = boost::program_options;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  std::string broker, envelope_path, name;
+  std::string broker, envelope_path, name, expect;
   int concurrency = 1;
   double warmup = 1, duration = 5;
   int rep = 1;
@@ -26,7 +27,8 @@ int main(int argc, char** argv) {
   desc.add_options()("broker", po::value(&broker)->default_value("tcp://127.0.0.1:7101"))(
       "envelope", po::value(&envelope_path)->required())("concurrency,c", po::value(&concurrency)->default_value(1))(
       "warmup", po::value(&warmup)->default_value(1))("duration", po::value(&duration)->default_value(5))(
-      "rep", po::value(&rep)->default_value(1))("name", po::value(&name)->default_value("bus_roundtrip"));
+      "rep", po::value(&rep)->default_value(1))("name", po::value(&name)->default_value("bus_roundtrip"))(
+      "expect", po::value(&expect)->default_value("\"result\":{"), "text every final case must contain");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
@@ -63,7 +65,7 @@ int main(int argc, char** argv) {
     client.submit(body, std::chrono::seconds(30), [&, sent](common::bus::Outcome o) {
       --in_flight;
       const auto now = Clock::now();
-      if (o.status != common::bus::Outcome::Status::kCompleted || o.body.find("\"result\":{") == std::string::npos) {
+      if (o.status != common::bus::Outcome::Status::kCompleted || o.body.find(expect) == std::string::npos) {
         ++errors;
       } else if (now >= start && now <= end) {
         latencies.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - sent).count());

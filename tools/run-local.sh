@@ -57,11 +57,19 @@ start() {
   names+=("$name")
 }
 
-start broker "$BROKER" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP"
+# The shipped configs (deploy/config/): the broker's banking workflow and policy, the agents' rules,
+# templates and thresholds. Endpoints come from the flags, which override the files.
+CONFIG_DIR=${CASEBUS_CONFIG_DIR:-deploy/config}
+start broker "$BROKER" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP"
 for i in $(seq 1 50); do port_in_use "$CLIENT_PORT" && break; sleep 0.1; done
 port_in_use "$CLIENT_PORT" || { echo "run-local: the broker did not start" >&2; stop_all; exit 1; }
 for bin in "${AGENTS[@]}"; do
-  start "$(basename "$bin")" "$bin" --broker "$AGENT_EP"
+  config="$CONFIG_DIR/$(basename "$bin" | sed 's/^casebus-//').json"
+  if [ -f "$config" ]; then
+    start "$(basename "$bin")" "$bin" --config "$config" --broker "$AGENT_EP"
+  else
+    start "$(basename "$bin")" "$bin" --broker "$AGENT_EP"
+  fi
 done
 
 cat <<EOT
@@ -70,7 +78,11 @@ casebus is running: broker on $CLIENT_EP (clients) and $AGENT_EP (agents),
 agents: $(for b in "${AGENTS[@]}"; do printf '%s ' "$(basename "$b")"; done)
 
 Submit a case from another terminal:
-  $CTL submit examples/hello.json
+  $CTL submit examples/charged-twice.json        # classifier -> fraud_reviewer -> response_drafter: resolved
+  $CTL submit examples/unrecognised-merchant.json # high fraud risk: card frozen, escalated to a person
+  $CTL submit examples/refund-request.json       # the refund waits for human approval
+  $CTL submit examples/loan-application.json     # pre-screened for an underwriter
+  $CTL submit examples/hello.json                # a plain echo through the bus
   $CTL stats
 
 Press Ctrl-C to stop everything.

@@ -55,7 +55,7 @@ TEST(Cli, CasebusctlSubmitsAndShowsStats) {
   const auto file = s.dir().write("case.json", echo_case({{"message", "hello there"}}));
   Process submit("ctl", Binaries::ctl(), {"--broker", s.client_endpoint(), "submit", file.string()}, s.dir());
   EXPECT_EQ(submit.wait_exit(15s), 0) << submit.stderr_text();
-  EXPECT_NE(submit.stderr_text().find("status  completed"), std::string::npos) << submit.stderr_text();
+  EXPECT_NE(submit.stderr_text().find("status    completed"), std::string::npos) << submit.stderr_text();
   Process stats("ctl", Binaries::ctl(), {"--broker", s.client_endpoint(), "stats"}, s.dir());
   EXPECT_EQ(stats.wait_exit(15s), 0) << stats.stderr_text();
   EXPECT_NE(stats.stderr_text().find("echo-1"), std::string::npos) << stats.stderr_text();

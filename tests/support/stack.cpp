@@ -2,12 +2,31 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
 namespace testsupport {
 
 std::string Binaries::broker() { return CASEBUS_BROKER_BIN; }
 std::string Binaries::echo() { return CASEBUS_ECHO_BIN; }
 std::string Binaries::classifier() { return CASEBUS_CLASSIFIER_BIN; }
+std::string Binaries::fraud_reviewer() { return CASEBUS_FRAUD_REVIEWER_BIN; }
+std::string Binaries::response_drafter() { return CASEBUS_RESPONSE_DRAFTER_BIN; }
+std::string Binaries::escalation() { return CASEBUS_ESCALATION_BIN; }
+std::string Binaries::test_agent() { return CASEBUS_TEST_AGENT_BIN; }
 std::string Binaries::ctl() { return CASEBUSCTL_BIN; }
+
+std::string source_path(const std::string& relative) {
+  return std::string(CASEBUS_SOURCE_DIR) + "/" + relative;
+}
+
+nlohmann::json shipped_broker_config() {
+  std::ifstream f(source_path("deploy/config/broker.json"));
+  auto j = nlohmann::json::parse(f);
+  for (const char* k : {"client_endpoint", "agent_endpoint", "log"}) j.erase(k);
+  return j;
+}
 
 Stack::Stack(const nlohmann::json& broker_config) {
   config_ = {{"client_endpoint", "tcp://127.0.0.1:*"},
@@ -43,11 +62,28 @@ Process& Stack::restart_broker() {
   return start_broker();
 }
 
-Process& Stack::start_agent(const std::string& name, std::vector<std::string> args, const std::string& binary) {
+Process& Stack::start_agent(const std::string& name, std::vector<std::string> args, const std::string& binary,
+                           std::vector<std::string> env) {
   args.insert(args.begin(), {"--broker", agent_endpoint_, "--worker", name, "--log-level", "debug"});
-  agents_.push_back(std::make_unique<Process>(name, binary, std::move(args), dir_));
+  agents_.push_back(std::make_unique<Process>(name, binary, std::move(args), dir_, std::move(env)));
   agents_.back()->wait_ready();
   return *agents_.back();
+}
+
+void Stack::start_banking_agents(const std::vector<std::string>& skip) {
+  const std::pair<const char*, std::string> agents[] = {{"classifier", Binaries::classifier()},
+                                                        {"fraud_reviewer", Binaries::fraud_reviewer()},
+                                                        {"response_drafter", Binaries::response_drafter()},
+                                                        {"escalation", Binaries::escalation()}};
+  for (const auto& [kind, binary] : agents) {
+    if (std::find(skip.begin(), skip.end(), kind) != skip.end()) continue;
+    std::string file = kind;
+    std::replace(file.begin(), file.end(), '_', '-');
+    const auto config = source_path("deploy/config/" + file + ".json");
+    std::vector<std::string> args;
+    if (std::filesystem::exists(config)) args = {"--config", config};
+    start_agent(std::string(kind) + "-1", args, binary);
+  }
 }
 
 nlohmann::json Stack::stats() {

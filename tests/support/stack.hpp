@@ -18,8 +18,18 @@ struct Binaries {
   static std::string broker();
   static std::string echo();
   static std::string classifier();
+  static std::string fraud_reviewer();
+  static std::string response_drafter();
+  static std::string escalation();
+  static std::string test_agent();
   static std::string ctl();
 };
+
+// A file of the source tree (deploy/config/broker.json, examples/...).
+std::string source_path(const std::string& relative);
+
+// deploy/config/broker.json without its endpoints and log settings, for Stack's config.
+nlohmann::json shipped_broker_config();
 
 class Stack final {
  public:
@@ -32,7 +42,10 @@ class Stack final {
   Process& restart_broker();
   Process& broker() { return *broker_; }
   Process& start_agent(const std::string& name, std::vector<std::string> args = {},
-                       const std::string& binary = Binaries::echo());
+                       const std::string& binary = Binaries::echo(), std::vector<std::string> env = {});
+  // One process of each of the four agents with its shipped config (deploy/config/), except the
+  // kinds listed in skip.
+  void start_banking_agents(const std::vector<std::string>& skip = {});
   const std::string& client_endpoint() const { return client_endpoint_; }
   const std::string& agent_endpoint() const { return agent_endpoint_; }
   TempDir& dir() { return dir_; }

@@ -39,7 +39,7 @@ constexpr Feature kFeatures[] = {
     {"declined", Intent::kPayments, 4}, {"payment failed", Intent::kPayments, 4},
     {"payment didn't go", Intent::kPayments, 4}, {"transfer", Intent::kPayments, 3},
     {"wire", Intent::kPayments, 3}, {"send money", Intent::kPayments, 3}, {"payee", Intent::kPayments, 3},
-    {"refund", Intent::kPayments, 2}, {"invoice", Intent::kPayments, 2}, {"checkout", Intent::kPayments, 2},
+    {"refund", Intent::kPayments, 3}, {"invoice", Intent::kPayments, 2}, {"checkout", Intent::kPayments, 2},
     {"direct debit", Intent::kPayments, 3}, {"standing order", Intent::kPayments, 3},
     {"payment", Intent::kPayments, 2}, {"pending", Intent::kPayments, 1},
 
@@ -193,7 +193,7 @@ std::string_view to_string(PaymentDecision::Action a) noexcept {
   return kNames[static_cast<int>(a)];
 }
 
-PaymentDecision decide_payment(const common::cases::Payload& payload, const Entities& entities) {
+std::optional<PaymentDecision> decide_payment(const common::cases::Payload& payload, const Entities& entities) {
   using Action = PaymentDecision::Action;
   using common::cases::PaymentType;
   const std::string text = normalise(payload.message);
@@ -203,7 +203,13 @@ PaymentDecision decide_payment(const common::cases::Payload& payload, const Enti
                         contains_phrase(text, "failed payment");
   const bool wants_retry = declined || contains_phrase(text, "retry") || contains_phrase(text, "try again");
   const bool wants_refund = contains_phrase(text, "refund") || contains_phrase(text, "money back");
+  const bool wants_payment = contains_phrase(text, "authorize") || contains_phrase(text, "authorise") ||
+                             contains_phrase(text, "approve") || contains_phrase(text, "pay ") ||
+                             contains_phrase(text, "transfer") || contains_phrase(text, "send");
   const char* reason = duplicate ? "duplicate_charge" : declined ? "card_declined" : "customer_request";
+  // A question about a payment ("my card was declined at checkout") asks for no money action.
+  const bool explicit_retry = contains_phrase(text, "retry") || contains_phrase(text, "try again");
+  if (!payload.payment && !wants_refund && !explicit_retry && !wants_payment) return std::nullopt;
 
   PaymentDecision d;
   if (payload.payment) {
@@ -218,7 +224,7 @@ PaymentDecision decide_payment(const common::cases::Payload& payload, const Enti
     return d;
   }
   // From the message: one action word and exactly one amount, or a person decides.
-  if (entities.amounts.size() != 1 || (wants_refund && wants_retry)) {
+  if (entities.amounts.size() != 1 || (wants_refund && explicit_retry)) {
     d.action = Action::kEscalate;
     d.reason = entities.amounts.empty() ? "no_amount_stated" : entities.amounts.size() > 1 ? "several_amounts" : "ambiguous_request";
     return d;
@@ -226,16 +232,10 @@ PaymentDecision decide_payment(const common::cases::Payload& payload, const Enti
   d.amount = entities.amounts.front();
   if (wants_refund) {
     d.action = Action::kRefund;
-  } else if (wants_retry) {
+  } else if (explicit_retry) {
     d.action = Action::kRetry;
-  } else if (contains_phrase(text, "authorize") || contains_phrase(text, "authorise") || contains_phrase(text, "approve") ||
-             contains_phrase(text, "pay ") || contains_phrase(text, "transfer") || contains_phrase(text, "send")) {
-    d.action = Action::kAuthorize;
   } else {
-    d.action = Action::kEscalate;
-    d.amount.reset();
-    d.reason = "no_action_stated";
-    return d;
+    d.action = Action::kAuthorize;
   }
   d.reason = reason;
   return d;

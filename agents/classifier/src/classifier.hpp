@@ -74,8 +74,10 @@ std::unique_ptr<Classifier> make_embedded_classifier();
 Classification classify_case(const Classifier& model, const common::cases::Payload& payload);
 
 // The embedded, deterministic payment decision: from the payment of a payment_request, else from
-// the message's wording and its single stated amount; escalate when that is ambiguous.
-PaymentDecision decide_payment(const common::cases::Payload& payload, const Entities& entities);
+// the message's wording (refund, retry, pay/transfer/authorize) and its single stated amount;
+// escalate when that is ambiguous. None when the message asks for no money action at all ("my card
+// was declined at checkout" is a question, not an instruction).
+std::optional<PaymentDecision> decide_payment(const common::cases::Payload& payload, const Entities& entities);
 
 // Entities alone (shared by every model).
 Entities extract_entities(std::string_view message);

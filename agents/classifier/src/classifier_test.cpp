@@ -126,7 +126,6 @@ TEST(PaymentDecision, SeedRefundAndTable) {
       {"Please transfer 25,000 EUR to my savings account abroad.", Action::kAuthorize, 2500000, "EUR", "customer_request"},
       {"I want a refund for the payment.", Action::kEscalate, -1, "", "no_amount_stated"},
       {"Refund $10 or $20, whichever was the duplicate payment.", Action::kEscalate, -1, "", "several_amounts"},
-      {"Something about a payment of $5.", Action::kEscalate, -1, "", "no_action_stated"},
   };
   const auto model = make_embedded_classifier();
   for (const auto& r : rows) {
@@ -146,6 +145,15 @@ TEST(PaymentDecision, SeedRefundAndTable) {
   const auto j = nlohmann::json::parse(to_json(classify_case(*model, support(rows[0].message))));
   EXPECT_EQ(j.at("payment_decision"), (nlohmann::json{{"action", "refund"}, {"reason", "duplicate_charge"},
                                                       {"amount_minor", 4250}, {"currency", "USD"}}));
+}
+
+TEST(PaymentDecision, NoneForQuestions) {
+  const auto model = make_embedded_classifier();
+  for (const char* m : {"Customer says their card was declined at checkout.", "Something about a payment of $5."}) {
+    const auto c = classify_case(*model, support(m));
+    EXPECT_EQ(c.intent, Intent::kPayments) << m;
+    EXPECT_FALSE(c.payment_decision) << m;
+  }
 }
 
 TEST(PaymentDecision, OnlyForPayments) {

@@ -267,7 +267,8 @@ Config default_config() {
   };
   c.forbidden_reply_phrases = {"will refund",  "will be refunded", "refund you",     "has been refunded", "have refunded",
                                "guarantee",    "will be reversed", "will reverse",   "you will get your money",
-                               "you will receive your money",      "we promise",     "will be credited", "approved your"};
+                               "you will receive your money",      "we promise",     "will be credited", "approved your",
+                               "will be reimbursed", "will reimburse", "has been reversed", "will be approved"};
   c.fallback_reply =
       "Thank you for contacting us. Your request has been passed to a specialist, who will review it and contact you "
       "with the next steps. Please never share full card numbers, passwords or one-time codes in your messages.";

@@ -1,6 +1,7 @@
 #include "ctl.hpp"
 
 #include "common/bus/client.hpp"
+#include "common/cases/money.hpp"
 #include "common/util/json.hpp"
 
 #include <fmt/format.h>
@@ -22,20 +23,67 @@ std::string str(const json& j, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+std::string render_action(const json& a) {
+  std::string s = str(a, "type");
+  if (a.contains("amount_minor") && a.contains("currency")) {
+    const common::money::Money m{a.at("amount_minor").get<std::int64_t>(), a.at("currency").get<std::string>()};
+    s += " " + common::money::format(m);
+  }
+  if (auto r = a.find("reason"); r != a.end() && r->is_string() && !r->get_ref<const std::string&>().empty()) {
+    s += " (" + r->get<std::string>() + ")";
+  }
+  if (auto p = a.find("proposed_by"); p != a.end() && p->is_string()) s += " proposed by " + p->get<std::string>();
+  return s;
+}
+
+std::string render_actions(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array() || it->empty()) return "none\n";
+  std::string s = "\n";
+  for (const auto& a : *it) s += "          - " + render_action(a) + "\n";
+  return s;
+}
+
 }  // namespace
 
 std::string render_case(const std::string& case_json) {
   const auto j = json::parse(case_json);
-  std::string s = fmt::format("case    {}\nstatus  {}\ntenant  {}\n", str(j, "case_id"), str(j, "status"), str(j, "tenant"));
+  std::string s = fmt::format("case      {}\nstatus    {}\ntenant    {}\n", str(j, "case_id"), str(j, "status"), str(j, "tenant"));
   if (auto e = j.find("error"); e != j.end()) {
-    s += fmt::format("error   {}: {}\n", str(*e, "code"), str(*e, "message"));
+    s += fmt::format("error     {}: {}\n", str(*e, "code"), str(*e, "message"));
+  }
+  const bool workflow = j.contains("workflow");
+  if (workflow) {
+    s += fmt::format("workflow  {} ({})\n", str(j, "workflow"), str(j, "reason"));
+    s += fmt::format("intent    {} (confidence {})\n", str(j, "intent"), str(j, "confidence"));
+    if (const auto& r = j.at("risk"); r.is_object()) {
+      s += fmt::format("risk      {} (score {})\n", str(r, "level"), str(r, "score"));
+    } else {
+      s += "risk      -\n";
+    }
+    if (j.contains("payment_decision")) s += fmt::format("decision  {}\n", str(j, "payment_decision"));
+    s += "approved  " + render_actions(j, "approved_actions");
+    s += "pending   " + render_actions(j, "pending_actions");
+    if (const auto& r = j.at("review"); r.is_object()) {
+      s += fmt::format("review    queue {}, priority {}, due {}\n", str(r, "queue"), str(r, "priority"), str(r, "sla_deadline"));
+    }
+    if (const auto& v = j.at("violations"); v.is_array() && !v.empty()) {
+      s += "violations\n";
+      for (const auto& x : v) {
+        s += fmt::format("          - {} {} {}: {}\n", str(x, "agent"), str(x, "code"), str(x, "field"), str(x, "message"));
+      }
+    }
+    s += "reply     " + str(j, "reply") + "\n";
   }
   s += "trail\n";
   for (const auto& h : j.at("trail")) {
-    s += fmt::format("  hop {} {:<18} {:<10} attempt {} worker {} ({} ms)\n", h.at("hop").get<int>(), str(h, "agent"),
+    s += fmt::format("  hop {} {:<18} {:<10} attempt {} worker {} ({} ms)", h.at("hop").get<int>(), str(h, "agent"),
                      str(h, "outcome"), h.at("attempt").get<int>(), str(h, "worker"), str(h, "ms"));
+    if (h.contains("summary")) s += "  " + str(h, "summary");
+    if (h.contains("route")) s += "  -> " + str(h, "route");
+    s += "\n";
   }
-  s += "result\n" + j.at("result").dump(2) + "\n";
+  if (!workflow && j.contains("result")) s += "result\n" + j.at("result").dump(2) + "\n";
   return s;
 }
 
@@ -90,7 +138,8 @@ int run(const Options& o, const std::vector<std::string>& args, std::istream& in
     const auto r = client.submit(body, timeout);
     switch (r.status) {
       case bus::Outcome::Status::kCompleted: {
-        const bool failed = json::parse(r.body).at("status") != "completed";
+        // Resolved, escalated and rejected are outcomes of the workflow; failed is not.
+        const bool failed = json::parse(r.body).at("status") == "failed";
         out << (o.json ? r.body + "\n" : render_case(r.body));
         return failed ? 4 : 0;
       }
