@@ -142,12 +142,6 @@ class EmbeddedClassifier final : public Classifier {
 
 }  // namespace
 
-std::string_view to_string(Intent i) noexcept {
-  static constexpr std::string_view kNames[] = {"fraud", "card_dispute", "payments", "account_access",
-                                                "card_services", "balance_and_fees", "loan_question", "general_support"};
-  return kNames[static_cast<int>(i)];
-}
-
 Entities extract_entities(std::string_view message) {
   static const std::regex kInvoice(R"(\b(?:INV|INVOICE|ORD|ORDER|PO)-?\d{2,12}\b)", std::regex::optimize | std::regex::icase);
   static const std::regex kLast4(R"((?:ending(?: in)?|last (?:4|four)(?: digits)?(?: are| is)?|x{2,}|\*{2,})\s*(\d{4})\b)",

@@ -2,6 +2,7 @@
 // The classifier agent's reasoning: intent, a confidence in [0,1] and entities from a customer's
 // message. Behind an interface so a trained model (a later issue) or a language model can take
 // the embedded default's place; whatever answers, the result has the same shape.
+#include "common/cases/intent.hpp"
 #include "common/cases/payload.hpp"
 
 #include <cstdint>
@@ -13,19 +14,8 @@
 
 namespace agents::classifier {
 
-enum class Intent {
-  kFraud,
-  kCardDispute,
-  kPayments,
-  kAccountAccess,
-  kCardServices,
-  kBalanceAndFees,
-  kLoanQuestion,
-  kGeneralSupport,
-};
-inline constexpr int kIntentCount = 8;
-
-std::string_view to_string(Intent i) noexcept;
+using common::cases::Intent;
+using common::cases::kIntentCount;
 
 struct Amount {
   std::int64_t minor = 0;  // in the currency's minor unit (cents for USD)

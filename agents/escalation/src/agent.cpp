@@ -59,7 +59,7 @@ std::string intent_of(const json& v, const std::string& field) {
   std::string s = string_of(v, field);
   if (!is_intent(s)) {
     std::string list;
-    for (auto i : common::policy::kIntents) list += (list.empty() ? "" : ", ") + std::string(i);
+    for (auto i : common::cases::kIntentNames) list += (list.empty() ? "" : ", ") + std::string(i);
     throw Invalid{field, "must be one of " + list};
   }
   return s;

@@ -41,13 +41,13 @@ const common::policy::Policy& broker_policy() {
   return policy;
 }
 
-template <std::size_t N>
-bool one_of(std::string_view s, const std::string_view (&list)[N]) {
+template <class List>
+bool one_of(std::string_view s, const List& list) {
   return std::find(std::begin(list), std::end(list), s) != std::end(list);
 }
 
-template <std::size_t N>
-std::string list_of(const std::string_view (&list)[N]) {
+template <class List>
+std::string list_of(const List& list) {
   std::string out;
   for (auto s : list) out += (out.empty() ? "" : ", ") + std::string(s);
   return out;
@@ -200,7 +200,7 @@ std::string_view kind_label(Kind k) {
 std::string_view intent_of(const Payload& p, const Context& c) {
   if (c.policy.intent) return *c.policy.intent;
   if (c.classifier && c.classifier->intent) return *c.classifier->intent;
-  return common::policy::intent_of_kind(p.kind);
+  return to_string(common::cases::intent_of_kind(p.kind));
 }
 
 // A merchant descriptor is structured data from the core banking system, but descriptors can
@@ -394,7 +394,7 @@ class EmbeddedEscalator final : public Escalator {
 }  // namespace
 
 bool is_intent(std::string_view s) noexcept {
-  return one_of(s, common::policy::kIntents);
+  return one_of(s, common::cases::kIntentNames);
 }
 
 bool is_action_type(std::string_view s) {
@@ -453,7 +453,7 @@ Settings parse_settings(const nlohmann::json& j, const std::filesystem::path& co
       for (const auto& [k, v] : object_of(value, path).items()) {
         const std::string at = path + "." + k;
         if (k != "default" && !one_of(k, kKinds) && !is_intent(k)) {
-          invalid(at, "unknown key (expected default, a case kind (" + list_of(kKinds) + ") or an intent (" + list_of(common::policy::kIntents) + "))");
+          invalid(at, "unknown key (expected default, a case kind (" + list_of(kKinds) + ") or an intent (" + list_of(common::cases::kIntentNames) + "))");
         }
         std::string queue = string_of(v, at);
         check_queue_name(queue, at);

@@ -403,7 +403,7 @@ class RuleReviewer final : public Reviewer {
       }
     }
     const std::optional<std::size_t> intent = ctx.intent ? intent_index(*ctx.intent) : std::nullopt;
-    const std::size_t effective_intent = intent.value_or(*intent_index(intent_for_kind(p.kind)));
+    const std::size_t effective_intent = intent.value_or(static_cast<std::size_t>(common::cases::intent_of_kind(p.kind)));
     if (intent) {
       if (!ctx.confidence || *ctx.confidence >= rules_.classifier_intent.min_confidence) {
         add("classifier_intent", rules_.classifier_intent.weights[*intent],
@@ -503,20 +503,9 @@ class RuleReviewer final : public Reviewer {
 }  // namespace
 
 std::optional<std::size_t> intent_index(std::string_view intent) noexcept {
-  for (std::size_t i = 0; i < kIntents.size(); ++i) {
-    if (kIntents[i] == intent) return i;
-  }
-  return std::nullopt;
-}
-
-std::string_view intent_for_kind(Kind kind) noexcept {
-  switch (kind) {
-    case Kind::kTransactionAlert: return "fraud";
-    case Kind::kPaymentRequest: return "payments";
-    case Kind::kLoanApplication: return "loan_question";
-    case Kind::kSupportMessage: return "general_support";
-  }
-  return "general_support";
+  const auto i = common::cases::parse_intent(intent);
+  if (!i) return std::nullopt;
+  return static_cast<std::size_t>(*i);
 }
 
 std::string_view to_string(ActionType t) noexcept {

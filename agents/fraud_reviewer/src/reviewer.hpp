@@ -7,6 +7,7 @@
 // The rules and their weights are configuration (Rules, the agent config's "settings"), so a bank
 // tunes them without a rebuild; default_rules() is the single source of the defaults, and
 // deploy/config/fraud-reviewer.json ships exactly those (a unit test keeps the two equal).
+#include "common/cases/intent.hpp"
 #include "common/cases/payload.hpp"
 #include "common/util/time.hpp"
 
@@ -23,14 +24,10 @@
 
 namespace agents::fraud_reviewer {
 
-// The classifier's intents (agent contracts), in this order.
-inline constexpr std::array<std::string_view, 8> kIntents = {
-    "fraud", "card_dispute", "payments", "account_access", "card_services", "balance_and_fees", "loan_question",
-    "general_support"};
+// The classifier's intents, in common::cases::Intent order.
+inline constexpr const auto& kIntents = common::cases::kIntentNames;
 // Index into kIntents; nullopt for anything else.
 std::optional<std::size_t> intent_index(std::string_view intent) noexcept;
-// The intent a case of this kind has when no classifier ran (agent contracts).
-std::string_view intent_for_kind(common::cases::Kind kind) noexcept;
 
 inline constexpr std::size_t kChannelCount = 5;  // values of common::cases::Channel
 

@@ -37,7 +37,7 @@ std::optional<Intent> intent_of(const json& obj, const std::string& path) {
   const json* v = member(obj, "intent");
   if (!v) return std::nullopt;
   const std::string field = path + ".intent";
-  const auto intent = parse_intent(string_of(*v, field));
+  const auto intent = common::cases::parse_intent(string_of(*v, field));
   if (!intent) {
     throw Invalid{field, "must be one of fraud, card_dispute, payments, account_access, card_services, "
                          "balance_and_fees, loan_question, general_support"};
@@ -101,7 +101,7 @@ void read_context(const json& ctx, DraftInput& in) {
     in.policy = PolicyDecision{actions_of(*p, "approved_actions", "context.policy"),
                                actions_of(*p, "pending_actions", "context.policy")};
   }
-  in.intent = intent.value_or(intent_for_kind(in.payload.kind));
+  in.intent = intent.value_or(common::cases::intent_of_kind(in.payload.kind));
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ using nlohmann::json;
 
 constexpr std::string_view kModel = "embedded-templates-v1";
 
-constexpr std::string_view kIntentNames[] = {"fraud",         "card_dispute",     "payments",      "account_access",
-                                             "card_services", "balance_and_fees", "loan_question", "general_support"};
+using common::cases::kIntentNames;
 constexpr std::string_view kRiskNames[] = {"low", "medium", "high"};
 constexpr std::string_view kActionNames[] = {"temporary_card_freeze", "monitor",     "card_replacement", "account_unlock",
                                              "identity_verification", "refund",      "reversal",         "transfer",
@@ -601,24 +600,6 @@ class TemplateDrafter final : public Drafter {
 
 }  // namespace
 
-std::string_view to_string(Intent i) noexcept {
-  return kIntentNames[static_cast<int>(i)];
-}
-std::optional<Intent> parse_intent(std::string_view s) noexcept {
-  for (int i = 0; i < kIntentCount; ++i) {
-    if (kIntentNames[i] == s) return static_cast<Intent>(i);
-  }
-  return std::nullopt;
-}
-Intent intent_for_kind(common::cases::Kind k) noexcept {
-  switch (k) {
-    case common::cases::Kind::kTransactionAlert: return Intent::kFraud;
-    case common::cases::Kind::kPaymentRequest: return Intent::kPayments;
-    case common::cases::Kind::kLoanApplication: return Intent::kLoanQuestion;
-    case common::cases::Kind::kSupportMessage: break;
-  }
-  return Intent::kGeneralSupport;
-}
 
 std::string_view to_string(RiskLevel r) noexcept {
   return kRiskNames[static_cast<int>(r)];

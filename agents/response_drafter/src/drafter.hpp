@@ -5,6 +5,7 @@
 // the reply must pass reply_violations() and draft_violations() before anyone sends it.
 //
 // Drafters are immutable after construction: draft() is const and safe to call from any thread.
+#include "common/cases/intent.hpp"
 #include "common/cases/payload.hpp"
 
 #include <cstddef>
@@ -17,22 +18,8 @@
 
 namespace agents::response_drafter {
 
-enum class Intent {
-  kFraud,
-  kCardDispute,
-  kPayments,
-  kAccountAccess,
-  kCardServices,
-  kBalanceAndFees,
-  kLoanQuestion,
-  kGeneralSupport,
-};
-inline constexpr int kIntentCount = 8;
-
-std::string_view to_string(Intent i) noexcept;
-std::optional<Intent> parse_intent(std::string_view s) noexcept;
-// The intent a case has when no classifier ran (docs/agents/response_drafter.md).
-Intent intent_for_kind(common::cases::Kind k) noexcept;
+using common::cases::Intent;
+using common::cases::kIntentCount;
 
 enum class RiskLevel { kLow, kMedium, kHigh };
 std::string_view to_string(RiskLevel r) noexcept;

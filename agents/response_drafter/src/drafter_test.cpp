@@ -467,11 +467,11 @@ TEST(ReadInput, ToleratesAbsentAndNullMembers) {
 }
 
 TEST(ReadInput, IntentFollowsTheKindWithoutAClassifier) {
-  EXPECT_EQ(intent_for_kind(common::cases::Kind::kTransactionAlert), Intent::kFraud);
-  EXPECT_EQ(intent_for_kind(common::cases::Kind::kPaymentRequest), Intent::kPayments);
-  EXPECT_EQ(intent_for_kind(common::cases::Kind::kLoanApplication), Intent::kLoanQuestion);
-  EXPECT_EQ(intent_for_kind(common::cases::Kind::kSupportMessage), Intent::kGeneralSupport);
-  for (int i = 0; i < kIntentCount; ++i) EXPECT_EQ(parse_intent(to_string(static_cast<Intent>(i))), static_cast<Intent>(i));
+  EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kTransactionAlert), Intent::kFraud);
+  EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kPaymentRequest), Intent::kPayments);
+  EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kLoanApplication), Intent::kLoanQuestion);
+  EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kSupportMessage), Intent::kGeneralSupport);
+  for (int i = 0; i < kIntentCount; ++i) EXPECT_EQ(common::cases::parse_intent(to_string(static_cast<Intent>(i))), static_cast<Intent>(i));
 }
 
 }  // namespace

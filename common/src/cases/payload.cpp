@@ -1,6 +1,6 @@
 #include "common/cases/payload.hpp"
 
-#include <nlohmann/json.hpp>
+#include "common/util/json.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,97 +15,50 @@ constexpr std::string_view kChannels[] = {"web", "mobile_app", "branch", "phone"
 constexpr std::string_view kPaymentTypes[] = {"refund", "reversal", "transfer", "card_payment", "bill_payment"};
 constexpr std::string_view kProducts[] = {"personal_loan", "mortgage", "auto_loan", "credit_card", "credit_line"};
 
-// Thrown inside the parser only; parse_payload() turns it into an Error value.
-struct Invalid {
-  std::string field, message;
-};
+using common::json::FieldError;
+using Object = common::json::StrictObject;
+using common::json::string_at;
 
 bool ref_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
          c == ':' || c == '-';
 }
 
-// One JSON object being read: every key must be read or it is "unknown field".
-class Object final {
- public:
-  Object(const json& j, std::string path) : j_(j), path_(std::move(path)) {
-    if (!j.is_object()) throw Invalid{path_, "must be a JSON object"};
-  }
-  std::string field(std::string_view key) const { return path_ + "." + std::string(key); }
-
-  const json* find(std::string_view key) {
-    auto it = j_.find(key);
-    if (it == j_.end()) return nullptr;
-    seen_.emplace_back(key);
-    return it->is_null() ? nullptr : &*it;  // null is the same as absent
-  }
-  const json& need(std::string_view key) {
-    const json* v = find(key);
-    if (!v) throw Invalid{field(key), "missing required field"};
-    return *v;
-  }
-  void finish() const {
-    for (auto it = j_.begin(); it != j_.end(); ++it) {
-      if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end()) throw Invalid{field(it.key()), "unknown field"};
-    }
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-  std::vector<std::string> seen_;
-};
-
-std::string string_of(const json& v, const std::string& field, std::size_t max, bool allow_empty = false) {
-  if (!v.is_string()) throw Invalid{field, "must be a string"};
-  const auto& s = v.get_ref<const std::string&>();
-  if (!allow_empty && s.empty()) throw Invalid{field, "must not be empty"};
-  if (s.size() > max) throw Invalid{field, "must be at most " + std::to_string(max) + " bytes"};
-  return s;
-}
-
 std::string ref_of(const json& v, const std::string& field) {
-  std::string s = string_of(v, field, 64);
-  if (!std::all_of(s.begin(), s.end(), ref_char)) throw Invalid{field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -"};
+  std::string s = string_at(v, field, 64);
+  if (!std::all_of(s.begin(), s.end(), ref_char)) throw FieldError{field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -"};
   return s;
 }
 
 template <std::size_t N>
 int enum_of(const json& v, const std::string& field, const std::string_view (&names)[N]) {
-  if (!v.is_string()) throw Invalid{field, "must be a string"};
+  if (!v.is_string()) throw FieldError{field, "must be a string"};
   const auto& s = v.get_ref<const std::string&>();
   for (std::size_t i = 0; i < N; ++i) {
     if (names[i] == s) return static_cast<int>(i);
   }
   std::string list;
   for (std::size_t i = 0; i < N; ++i) list += (i ? ", " : "") + std::string(names[i]);
-  throw Invalid{field, "must be one of " + list};
+  throw FieldError{field, "must be one of " + list};
 }
 
 std::int64_t minor_of(const json& v, const std::string& field, bool positive) {
-  if (!v.is_number_integer()) throw Invalid{field, "must be an integer (minor units, e.g. cents)"};
+  if (!v.is_number_integer()) throw FieldError{field, "must be an integer (minor units, e.g. cents)"};
   const std::int64_t n = v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(money::kMaxMinor)
                              ? money::kMaxMinor + 1
                              : v.get<std::int64_t>();
   if (n < (positive ? 1 : 0) || n > money::kMaxMinor) {
-    throw Invalid{field, std::string("must be ") + (positive ? "between 1" : "between 0") + " and " +
+    throw FieldError{field, std::string("must be ") + (positive ? "between 1" : "between 0") + " and " +
                              std::to_string(money::kMaxMinor)};
   }
   return n;
 }
 
 std::string currency_of(const json& v, const std::string& field) {
-  if (!v.is_string()) throw Invalid{field, "must be a string"};
+  if (!v.is_string()) throw FieldError{field, "must be a string"};
   const auto& s = v.get_ref<const std::string&>();
-  if (!money::is_currency(s)) throw Invalid{field, "must be an active ISO 4217 currency code such as USD"};
+  if (!money::is_currency(s)) throw FieldError{field, "must be an active ISO 4217 currency code such as USD"};
   return s;
-}
-
-double number_of(const json& v, const std::string& field, double min, double max) {
-  if (!v.is_number()) throw Invalid{field, "must be a number"};
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < min || d > max) throw Invalid{field, fmt::format("must be between {} and {}", min, max)};
-  return d;
 }
 
 Transaction transaction_of(const json& j) {
@@ -114,25 +67,25 @@ Transaction transaction_of(const json& j) {
   if (const json* v = o.find("id")) t.id = ref_of(*v, o.field("id"));
   t.amount.minor = minor_of(o.need("amount_minor"), o.field("amount_minor"), false);
   t.amount.currency = currency_of(o.need("currency"), o.field("currency"));
-  if (const json* v = o.find("merchant")) t.merchant = string_of(*v, o.field("merchant"), 200);
+  if (const json* v = o.find("merchant")) t.merchant = string_at(*v, o.field("merchant"), 200);
   if (const json* v = o.find("occurred_at")) {
-    if (!v->is_string()) throw Invalid{o.field("occurred_at"), "must be a string"};
+    if (!v->is_string()) throw FieldError{o.field("occurred_at"), "must be a string"};
     const auto ms = parse_rfc3339(v->get_ref<const std::string&>());
-    if (!ms) throw Invalid{o.field("occurred_at"), "must be an RFC 3339 timestamp such as 2026-11-20T14:03:00Z"};
+    if (!ms) throw FieldError{o.field("occurred_at"), "must be an RFC 3339 timestamp such as 2026-11-20T14:03:00Z"};
     t.occurred_at = *ms;
   }
   if (const json* v = o.find("card_last4")) {
-    const std::string s = string_of(*v, o.field("card_last4"), 4);
+    const std::string s = string_at(*v, o.field("card_last4"), 4);
     if (s.size() != 4 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      throw Invalid{o.field("card_last4"), "must be exactly 4 digits (never a full card number)"};
+      throw FieldError{o.field("card_last4"), "must be exactly 4 digits (never a full card number)"};
     }
     t.card_last4 = s;
   }
   if (const json* v = o.find("card_present")) {
-    if (!v->is_boolean()) throw Invalid{o.field("card_present"), "must be true or false"};
+    if (!v->is_boolean()) throw FieldError{o.field("card_present"), "must be true or false"};
     t.card_present = v->get<bool>();
   }
-  o.finish();
+  o.done();
   return t;
 }
 
@@ -144,8 +97,8 @@ Payment payment_of(const json& j) {
   p.amount.currency = currency_of(o.need("currency"), o.field("currency"));
   if (const json* v = o.find("invoice_id")) p.invoice_id = ref_of(*v, o.field("invoice_id"));
   if (const json* v = o.find("payee_ref")) p.payee_ref = ref_of(*v, o.field("payee_ref"));
-  if (const json* v = o.find("reason")) p.reason = string_of(*v, o.field("reason"), 500);
-  o.finish();
+  if (const json* v = o.find("reason")) p.reason = string_at(*v, o.field("reason"), 500);
+  o.done();
   return p;
 }
 
@@ -158,21 +111,21 @@ Application application_of(const json& j) {
   if (const json* v = o.find("requested_amount_minor")) {
     a.requested = money::Money{minor_of(*v, o.field("requested_amount_minor"), true), a.currency};
   }
-  a.debt_to_income = number_of(o.need("debt_to_income"), o.field("debt_to_income"), 0, 10);
-  a.employment_years = number_of(o.need("employment_years"), o.field("employment_years"), 0, 80);
+  a.debt_to_income = common::json::number_at(o.need("debt_to_income"), o.field("debt_to_income"), 0, 10);
+  a.employment_years = common::json::number_at(o.need("employment_years"), o.field("employment_years"), 0, 80);
   if (const json* v = o.find("documents_provided")) {
     const std::string field = o.field("documents_provided");
-    if (!v->is_array()) throw Invalid{field, "must be an array of document types"};
+    if (!v->is_array()) throw FieldError{field, "must be an array of document types"};
     for (std::size_t i = 0; i < v->size(); ++i) {
       const std::string f = field + "[" + std::to_string(i) + "]";
       const auto doc = std::string(kDocumentTypes[enum_of((*v)[i], f, kDocumentTypes)]);
       if (std::find(a.documents_provided.begin(), a.documents_provided.end(), doc) != a.documents_provided.end()) {
-        throw Invalid{f, "lists " + doc + " twice"};
+        throw FieldError{f, "lists " + doc + " twice"};
       }
       a.documents_provided.push_back(doc);
     }
   }
-  o.finish();
+  o.done();
   return a;
 }
 
@@ -182,24 +135,24 @@ Payload payload_of(const json& j) {
   p.kind = static_cast<Kind>(enum_of(o.need("kind"), o.field("kind"), kKinds));
   p.channel = static_cast<Channel>(enum_of(o.need("channel"), o.field("channel"), kChannels));
   p.customer_ref = ref_of(o.need("customer_ref"), o.field("customer_ref"));
-  if (const json* v = o.find("message")) p.message = string_of(*v, o.field("message"), kMaxMessageBytes, true);
+  if (const json* v = o.find("message")) p.message = string_at(*v, o.field("message"), kMaxMessageBytes, true);
   if (const json* v = o.find("transaction")) p.transaction = transaction_of(*v);
   if (const json* v = o.find("payment")) p.payment = payment_of(*v);
   if (const json* v = o.find("application")) p.application = application_of(*v);
-  o.finish();
+  o.done();
   const bool blank = std::all_of(p.message.begin(), p.message.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
   switch (p.kind) {
     case Kind::kSupportMessage:
-      if (blank) throw Invalid{"payload.message", "a support_message needs a non-empty message"};
+      if (blank) throw FieldError{"payload.message", "a support_message needs a non-empty message"};
       break;
     case Kind::kPaymentRequest:
-      if (!p.payment) throw Invalid{"payload.payment", "a payment_request needs a payment"};
+      if (!p.payment) throw FieldError{"payload.payment", "a payment_request needs a payment"};
       break;
     case Kind::kLoanApplication:
-      if (!p.application) throw Invalid{"payload.application", "a loan_application needs an application"};
+      if (!p.application) throw FieldError{"payload.application", "a loan_application needs an application"};
       break;
     case Kind::kTransactionAlert:
-      if (!p.transaction) throw Invalid{"payload.transaction", "a transaction_alert needs a transaction"};
+      if (!p.transaction) throw FieldError{"payload.transaction", "a transaction_alert needs a transaction"};
       break;
   }
   return p;
@@ -224,7 +177,7 @@ std::vector<money::Money> Payload::stated_amounts() const {
 Result<Payload> parse_payload(const nlohmann::json& j) {
   try {
     return payload_of(j);
-  } catch (const Invalid& e) {
+  } catch (const FieldError& e) {
     return make_error(Errc::kInvalidField, e.field, e.message);
   }
 }

@@ -1,5 +1,6 @@
 #include "common/policy/policy.hpp"
 
+#include "common/util/json.hpp"
 #include "common/util/time.hpp"
 
 #include <fmt/format.h>
@@ -16,7 +17,7 @@ namespace {
 using nlohmann::json;
 
 bool is_intent(std::string_view s) {
-  return std::find(std::begin(kIntents), std::end(kIntents), s) != std::end(kIntents);
+  return cases::parse_intent(s).has_value();
 }
 
 std::string lower(std::string_view s) {
@@ -25,91 +26,58 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string fmt_num(double d) {
+std::string fmt_number_at(double d) {
   return fmt::format("{:.3g}", d);
 }
 
-// Thrown inside a schema check only; apply() turns it into one violation ("schema").
-struct Bad {
-  std::string field, message;
-};
+using common::json::FieldError;
+using common::json::number_at;
+using common::json::string_at;
 
-// One result object being checked: the keys it may have, typed getters that throw Bad naming
-// the path, and a final check for keys nobody asked for.
+// Agent results are read strictly, and a null is a value (a classifier's "merchant": null), not
+// an absent key.
 class Obj final {
  public:
-  Obj(const json& j, std::string path) : j_(j), path_(std::move(path)) {
-    if (!j.is_object()) throw Bad{path_.empty() ? "result" : path_, "must be a JSON object"};
-  }
-  std::string field(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
-  const json* opt(std::string_view key) {
-    auto it = j_.find(key);
-    if (it == j_.end()) return nullptr;
-    seen_.insert(std::string(key));
-    return &*it;
-  }
-  const json& need(std::string_view key) {
-    const json* v = opt(key);
-    if (!v) throw Bad{field(key), "missing required field"};
-    return *v;
-  }
-  void done() const {
-    for (auto it = j_.begin(); it != j_.end(); ++it) {
-      if (!seen_.count(it.key())) throw Bad{field(it.key()), "unknown field"};
-    }
-  }
+  Obj(const json& j, std::string path) : o_(j, std::move(path), false) {}
+  std::string field(std::string_view key) const { return o_.field(key); }
+  const json* opt(std::string_view key) { return o_.find(key); }
+  const json& need(std::string_view key) { return o_.need(key); }
+  void done() const { o_.done(); }
 
  private:
-  const json& j_;
-  std::string path_;
-  std::set<std::string> seen_;
+  common::json::StrictObject o_;
 };
-
-std::string str(const json& v, const std::string& field, std::size_t max, bool allow_empty = false) {
-  if (!v.is_string()) throw Bad{field, "must be a string"};
-  const auto& s = v.get_ref<const std::string&>();
-  if (!allow_empty && s.empty()) throw Bad{field, "must not be empty"};
-  if (s.size() > max) throw Bad{field, fmt::format("must be at most {} bytes", max)};
-  return s;
-}
-
-double num(const json& v, const std::string& field, double min, double max) {
-  if (!v.is_number()) throw Bad{field, "must be a number"};
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < min || d > max) throw Bad{field, fmt::format("must be between {} and {}", min, max)};
-  return d;
-}
 
 template <std::size_t N>
 std::string one_of(const json& v, const std::string& field, const std::string_view (&names)[N]) {
-  const std::string s = str(v, field, 64);
+  const std::string s = string_at(v, field, 64);
   if (std::find(std::begin(names), std::end(names), s) == std::end(names)) {
     std::string list;
     for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
-    throw Bad{field, "must be one of " + list};
+    throw FieldError{field, "must be one of " + list};
   }
   return s;
 }
 
 const json& arr(const json& v, const std::string& field, std::size_t max) {
-  if (!v.is_array()) throw Bad{field, "must be an array"};
-  if (v.size() > max) throw Bad{field, fmt::format("must have at most {} items", max)};
+  if (!v.is_array()) throw FieldError{field, "must be an array"};
+  if (v.size() > max) throw FieldError{field, fmt::format("must have at most {} items", max)};
   return v;
 }
 
 std::int64_t minor(const json& v, const std::string& field) {
-  if (!v.is_number_integer()) throw Bad{field, "must be an integer (minor units)"};
+  if (!v.is_number_integer()) throw FieldError{field, "must be an integer (minor units)"};
   if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(money::kMaxMinor)) {
-    throw Bad{field, "is out of range"};
+    throw FieldError{field, "is out of range"};
   }
   const auto n = v.get<std::int64_t>();
-  if (n < 0 || n > money::kMaxMinor) throw Bad{field, "is out of range"};
+  if (n < 0 || n > money::kMaxMinor) throw FieldError{field, "is out of range"};
   return n;
 }
 
 std::string currency(const json& v, const std::string& field) {
-  const std::string s = str(v, field, 3);
-  if (!money::is_currency(s)) throw Bad{field, "must be an ISO 4217 currency code"};
+  const std::string s = string_at(v, field, 3);
+  if (!money::is_currency(s)) throw FieldError{field, "must be an ISO 4217 currency code"};
   return s;
 }
 
@@ -117,11 +85,11 @@ std::string currency(const json& v, const std::string& field) {
 Action action_of(const json& v, const std::string& field, std::string_view agent) {
   Obj o(v, field);
   Action a;
-  a.type = str(o.need("type"), o.field("type"), 64);
-  a.reason = str(o.need("reason"), o.field("reason"), 300, true);
+  a.type = string_at(o.need("type"), o.field("type"), 64);
+  a.reason = string_at(o.need("reason"), o.field("reason"), 300, true);
   const json* m = o.opt("amount_minor");
   const json* c = o.opt("currency");
-  if ((m == nullptr) != (c == nullptr)) throw Bad{o.field(m ? "currency" : "amount_minor"), "amount_minor and currency go together"};
+  if ((m == nullptr) != (c == nullptr)) throw FieldError{o.field(m ? "currency" : "amount_minor"), "amount_minor and currency go together"};
   if (m) a.amount = money::Money{minor(*m, o.field("amount_minor")), currency(*c, o.field("currency"))};
   o.done();
   a.proposed_by = std::string(agent);
@@ -141,9 +109,9 @@ struct Parsed {
 
 Parsed check_classifier(const json& r) {
   Obj o(r, "");
-  const std::string intent = str(o.need("intent"), "intent", 64);
-  if (!is_intent(intent)) throw Bad{"intent", "must be one of the eight intents (docs/agents.md)"};
-  const double confidence = num(o.need("confidence"), "confidence", 0, 1);
+  const std::string intent = string_at(o.need("intent"), "intent", 64);
+  if (!is_intent(intent)) throw FieldError{"intent", "must be one of the eight intents (docs/agents.md)"};
+  const double confidence = number_at(o.need("confidence"), "confidence", 0, 1);
   {
     Obj e(o.need("entities"), "entities");
     const auto& amounts = arr(e.need("amounts"), "entities.amounts", 50);
@@ -154,33 +122,33 @@ Parsed check_classifier(const json& r) {
       currency(a.need("currency"), a.field("currency"));
       a.done();
     }
-    if (const json* m = e.opt("merchant"); m && !m->is_null()) str(*m, "entities.merchant", 200);
+    if (const json* m = e.opt("merchant"); m && !m->is_null()) string_at(*m, "entities.merchant", 200);
     for (const char* k : {"dates", "invoice_ids"}) {
       const std::string f = std::string("entities.") + k;
       const auto& list = arr(e.need(k), f, 50);
-      for (std::size_t i = 0; i < list.size(); ++i) str(list[i], fmt::format("{}[{}]", f, i), 100);
+      for (std::size_t i = 0; i < list.size(); ++i) string_at(list[i], fmt::format("{}[{}]", f, i), 100);
     }
     if (const json* l = e.opt("card_last4"); l && !l->is_null()) {
-      const std::string s = str(*l, "entities.card_last4", 4);
+      const std::string s = string_at(*l, "entities.card_last4", 4);
       if (s.size() != 4 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-        throw Bad{"entities.card_last4", "must be 4 digits or null"};
+        throw FieldError{"entities.card_last4", "must be 4 digits or null"};
       }
     }
     e.done();
   }
-  str(o.need("model"), "model", 100);
+  string_at(o.need("model"), "model", 100);
   Parsed p;
   p.intent = intent;
   std::optional<std::string> decision;
   if (const json* d = o.opt("payment_decision")) {
     Obj dj(*d, "payment_decision");
     const std::string action = one_of(dj.need("action"), "payment_decision.action", kDecisions);
-    const std::string reason = str(dj.need("reason"), "payment_decision.reason", 100);
+    const std::string reason = string_at(dj.need("reason"), "payment_decision.reason", 100);
     const json* m = dj.opt("amount_minor");
     const json* c = dj.opt("currency");
     dj.done();
     if (action != "escalate") {
-      if (!m || !c) throw Bad{"payment_decision.amount_minor", "a decision to " + action + " needs amount_minor and currency"};
+      if (!m || !c) throw FieldError{"payment_decision.amount_minor", "a decision to " + action + " needs amount_minor and currency"};
       Action a;
       a.type = action == "refund" ? "refund" : action == "authorize" ? "payment_authorize" : "payment_retry";
       a.amount = money::Money{minor(*m, "payment_decision.amount_minor"), currency(*c, "payment_decision.currency")};
@@ -188,12 +156,12 @@ Parsed check_classifier(const json& r) {
       a.proposed_by = "classifier";
       p.proposed.push_back(std::move(a));
     } else if ((m == nullptr) != (c == nullptr)) {
-      throw Bad{"payment_decision.currency", "amount_minor and currency go together"};
+      throw FieldError{"payment_decision.currency", "amount_minor and currency go together"};
     }
     decision = action;
   }
   o.done();
-  p.summary = fmt::format("intent={} confidence={}", intent, fmt_num(confidence));
+  p.summary = fmt::format("intent={} confidence={}", intent, fmt_number_at(confidence));
   if (decision) p.summary += " payment_decision=" + *decision;
   p.commit = [intent, confidence, decision](CaseState& s) {
     s.intent = intent;
@@ -205,25 +173,25 @@ Parsed check_classifier(const json& r) {
 
 Parsed check_fraud_reviewer(const json& r) {
   Obj o(r, "");
-  const double score = num(o.need("risk_score"), "risk_score", 0, 1);
+  const double score = number_at(o.need("risk_score"), "risk_score", 0, 1);
   const std::string level = one_of(o.need("risk_level"), "risk_level", kLevels);
   const auto& reasons = arr(o.need("reasons"), "reasons", 50);
   std::string rules;
   for (std::size_t i = 0; i < reasons.size(); ++i) {
     const std::string f = fmt::format("reasons[{}]", i);
     Obj x(reasons[i], f);
-    const std::string rule = str(x.need("rule"), x.field("rule"), 64);
-    num(x.need("contribution"), x.field("contribution"), -1, 1);
-    str(x.need("detail"), x.field("detail"), 300, true);
+    const std::string rule = string_at(x.need("rule"), x.field("rule"), 64);
+    number_at(x.need("contribution"), x.field("contribution"), -1, 1);
+    string_at(x.need("detail"), x.field("detail"), 300, true);
     x.done();
     rules += (rules.empty() ? "" : ",") + rule;
   }
   Parsed p;
   const auto& actions = arr(o.need("actions"), "actions", 10);
   for (std::size_t i = 0; i < actions.size(); ++i) p.proposed.push_back(action_of(actions[i], fmt::format("actions[{}]", i), "fraud_reviewer"));
-  str(o.need("model"), "model", 100);
+  string_at(o.need("model"), "model", 100);
   o.done();
-  p.summary = fmt::format("risk={} score={}", level, fmt_num(score));
+  p.summary = fmt::format("risk={} score={}", level, fmt_number_at(score));
   if (!rules.empty()) p.summary += " rules=" + rules;
   p.commit = [score, level](CaseState& s) {
     s.risk_score = score;
@@ -233,16 +201,6 @@ Parsed check_fraud_reviewer(const json& r) {
 }
 
 }  // namespace
-
-std::string_view intent_of_kind(cases::Kind k) noexcept {
-  switch (k) {
-    case cases::Kind::kTransactionAlert: return "fraud";
-    case cases::Kind::kPaymentRequest: return "payments";
-    case cases::Kind::kLoanApplication: return "loan_question";
-    case cases::Kind::kSupportMessage: break;
-  }
-  return "general_support";
-}
 
 bool knows_kind(std::string_view kind) noexcept {
   return kind == "classifier" || kind == "fraud_reviewer" || kind == "response_drafter" || kind == "escalation";
@@ -475,10 +433,10 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
       p = check_fraud_reviewer(result);
     } else if (kind == "response_drafter") {
       Obj o(result, "");
-      std::string reply = str(o.need("reply"), "reply", config_.max_reply_bytes);
-      const std::string tmpl = str(o.need("template"), "template", 64);
-      str(o.need("next_step"), "next_step", 300);
-      str(o.need("model"), "model", 100);
+      std::string reply = string_at(o.need("reply"), "reply", config_.max_reply_bytes);
+      const std::string tmpl = string_at(o.need("template"), "template", 64);
+      string_at(o.need("next_step"), "next_step", 300);
+      string_at(o.need("model"), "model", 100);
       o.done();
       for (auto& problem : reply_problems(reply, payload)) violation("unsafe_reply", "reply", std::move(problem));
       p.summary = "reply template=" + tmpl;
@@ -486,11 +444,11 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
     } else if (kind == "escalation") {
       Obj o(result, "");
       Obj r(o.need("review"), "review");
-      const std::string queue = str(r.need("queue"), "review.queue", 64);
+      const std::string queue = string_at(r.need("queue"), "review.queue", 64);
       const std::string priority = one_of(r.need("priority"), "review.priority", kPriorities);
-      str(r.need("summary"), "review.summary", 1000);
+      string_at(r.need("summary"), "review.summary", 1000);
       const auto& evidence = arr(r.need("evidence"), "review.evidence", 20);
-      for (std::size_t i = 0; i < evidence.size(); ++i) str(evidence[i], fmt::format("review.evidence[{}]", i), 300);
+      for (std::size_t i = 0; i < evidence.size(); ++i) string_at(evidence[i], fmt::format("review.evidence[{}]", i), 300);
       const auto& awaiting = arr(r.need("actions_awaiting_approval"), "review.actions_awaiting_approval", 20);
       std::vector<Action> listed;
       for (std::size_t i = 0; i < awaiting.size(); ++i) {
@@ -501,12 +459,12 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
         auto a = action_of(copy, f, "");
         listed.push_back(std::move(a));
       }
-      const std::string sla = str(r.need("sla_deadline"), "review.sla_deadline", 40);
-      if (!parse_rfc3339(sla)) throw Bad{"review.sla_deadline", "must be an RFC 3339 timestamp"};
-      if (const json* u = r.opt("underwriting"); u && !u->is_object()) throw Bad{"review.underwriting", "must be an object"};
+      const std::string sla = string_at(r.need("sla_deadline"), "review.sla_deadline", 40);
+      if (!parse_rfc3339(sla)) throw FieldError{"review.sla_deadline", "must be an RFC 3339 timestamp"};
+      if (const json* u = r.opt("underwriting"); u && !u->is_object()) throw FieldError{"review.underwriting", "must be an object"};
       r.done();
-      std::string reply = str(o.need("reply"), "reply", config_.max_reply_bytes);
-      str(o.need("model"), "model", 100);
+      std::string reply = string_at(o.need("reply"), "reply", config_.max_reply_bytes);
+      string_at(o.need("model"), "model", 100);
       o.done();
       // The review must list exactly the actions the policy left pending: a person approves
       // what the policy held back, nothing more and nothing less.
@@ -528,13 +486,13 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
       violation("unknown_agent", "", "no output schema for agent kind " + agent);
       return v;
     }
-  } catch (const Bad& b) {
-    violation("schema", b.field, b.message);
+  } catch (const FieldError& b) {
+    violation("schema", b.field.empty() ? "result" : b.field, b.message);
     return v;
   }
 
   // The actions: each one known, allowed for the intent, and money only as the case states it.
-  const std::string intent = p.intent ? *p.intent : state.intent.value_or(std::string(intent_of_kind(payload.kind)));
+  const std::string intent = p.intent ? *p.intent : state.intent.value_or(std::string(to_string(cases::intent_of_kind(payload.kind))));
   struct Decided {
     Action action;
     bool approve;
@@ -583,14 +541,14 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
     return std::any_of(state.approved.begin(), state.approved.end(), same) ||
            std::any_of(state.pending.begin(), state.pending.end(), same);
   };
-  for (auto& d : decided) {
-    if (known(d.action)) continue;  // proposed twice (classifier and reviewer): decided once
-    (d.approve ? state.approved : state.pending).push_back(std::move(d.action));
-  }
   v.summary = std::move(p.summary);
   if (!decided.empty()) {
     v.summary += " actions=";
     for (std::size_t i = 0; i < decided.size(); ++i) v.summary += (i ? "," : "") + decided[i].action.type;
+  }
+  for (auto& d : decided) {
+    if (known(d.action)) continue;  // proposed twice (classifier and reviewer): decided once
+    (d.approve ? state.approved : state.pending).push_back(std::move(d.action));
   }
   return v;
 }

@@ -184,6 +184,7 @@ TEST(Policy, SeedRefundDecisionIsPendingForAPerson) {
   CaseState s;
   const auto v = policy.apply("classifier", c, p, s);
   ASSERT_TRUE(v.ok()) << to_json(v.violations[0]).dump();
+  EXPECT_EQ(v.summary, "intent=payments confidence=0.9 payment_decision=refund actions=refund");
   ASSERT_EQ(s.pending.size(), 1u);
   EXPECT_EQ(s.pending[0].type, "refund");
   EXPECT_EQ(s.pending[0].amount, (money::Money{4250, "USD"}));

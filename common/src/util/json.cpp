@@ -1,6 +1,9 @@
 #include "common/util/json.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 
 namespace common::json {
 
@@ -13,6 +16,54 @@ void reject_unknown_keys(const json& j, std::initializer_list<std::string_view> 
       throw nlohmann::json::other_error::create(501, "unknown key \"" + key + "\"", &j);
     }
   }
+}
+
+const json* member(const json& object, std::string_view key) {
+  auto it = object.find(key);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+StrictObject::StrictObject(const json& j, std::string path, bool null_is_absent)
+    : j_(j), path_(std::move(path)), null_is_absent_(null_is_absent) {
+  if (!j.is_object()) throw FieldError{path_, "must be a JSON object"};
+}
+
+std::string StrictObject::field(std::string_view key) const {
+  return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+}
+
+const json* StrictObject::find(std::string_view key) {
+  auto it = j_.find(key);
+  if (it == j_.end()) return nullptr;
+  seen_.emplace_back(key);
+  return null_is_absent_ && it->is_null() ? nullptr : &*it;
+}
+
+const json& StrictObject::need(std::string_view key) {
+  const json* v = find(key);
+  if (!v) throw FieldError{field(key), "missing required field"};
+  return *v;
+}
+
+void StrictObject::done() const {
+  for (auto it = j_.begin(); it != j_.end(); ++it) {
+    if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end()) throw FieldError{field(it.key()), "unknown field"};
+  }
+}
+
+std::string string_at(const json& v, const std::string& field, std::size_t max_bytes, bool allow_empty) {
+  if (!v.is_string()) throw FieldError{field, "must be a string"};
+  const auto& s = v.get_ref<const std::string&>();
+  if (!allow_empty && s.empty()) throw FieldError{field, "must not be empty"};
+  if (s.size() > max_bytes) throw FieldError{field, fmt::format("must be at most {} bytes", max_bytes)};
+  return s;
+}
+
+double number_at(const json& v, const std::string& field, double min, double max) {
+  if (!v.is_number()) throw FieldError{field, "must be a number"};
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < min || d > max) throw FieldError{field, fmt::format("must be between {} and {}", min, max)};
+  return d;
 }
 
 void append_string(std::string& out, std::string_view s) {

@@ -66,6 +66,9 @@ std::string render_case(const std::string& case_json) {
     s += "pending   " + render_actions(j, "pending_actions");
     if (const auto& r = j.at("review"); r.is_object()) {
       s += fmt::format("review    queue {}, priority {}, due {}\n", str(r, "queue"), str(r, "priority"), str(r, "sla_deadline"));
+      if (auto u = r.find("underwriting"); u != r.end() && u->is_object()) {
+        s += fmt::format("underwriting {}: {}\n", str(*u, "recommendation"), str(*u, "summary"));
+      }
     }
     if (const auto& v = j.at("violations"); v.is_array() && !v.empty()) {
       s += "violations\n";

@@ -10,6 +10,7 @@
 //
 // One module shared by the broker and the tests; the configuration is the "policy" section of the
 // broker's config (deploy/config/broker.json), whose defaults are default_config().
+#include "common/cases/intent.hpp"
 #include "common/cases/payload.hpp"
 
 #include <nlohmann/json.hpp>
@@ -45,10 +46,6 @@ Config default_config();
 void from_json(const nlohmann::json& j, Config& c);
 nlohmann::json to_json(const Config& c);
 
-inline constexpr std::string_view kIntents[] = {"fraud",          "card_dispute",   "payments",       "account_access",
-                                                "card_services",  "balance_and_fees", "loan_question", "general_support"};
-// The intent a case kind states when no classifier has spoken.
-std::string_view intent_of_kind(cases::Kind k) noexcept;
 
 struct Action {
   std::string type;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 NLOHMANN_JSON_NAMESPACE_BEGIN
 template <class T>
@@ -42,6 +43,40 @@ void get_optional(const json& j, const char* key, T& out) {
   auto it = j.find(key);
   if (it != j.end() && !it->is_null()) it->get_to(out);
 }
+
+// Reading untrusted JSON at a boundary (case payloads, agent results, task context) so that every
+// error names the field at fault. The readers throw FieldError; the boundary catches it and
+// returns an Error value (kInvalidField with that field and message).
+struct FieldError {
+  std::string field, message;
+};
+
+// The member, or nullptr when it is absent or null (null counts as absent).
+const json* member(const json& object, std::string_view key);
+
+// One JSON object read strictly: a key that was not asked for by done() is "unknown field".
+// path names the object in errors ("payload.transaction"); keys are "<path>.<key>", or "<key>"
+// for an empty path.
+class StrictObject final {
+ public:
+  // null_is_absent: find() treats a null member as absent (it still counts as read).
+  StrictObject(const json& j, std::string path, bool null_is_absent = true);
+  std::string field(std::string_view key) const;
+  const json* find(std::string_view key);
+  const json& need(std::string_view key);  // "missing required field"
+  void done() const;
+
+ private:
+  const json& j_;
+  std::string path_;
+  bool null_is_absent_;
+  std::vector<std::string> seen_;
+};
+
+// A string of at most max_bytes ("must be a string", "must not be empty", "must be at most N bytes").
+std::string string_at(const json& v, const std::string& field, std::size_t max_bytes, bool allow_empty = false);
+// A finite number in [min, max] ("must be a number", "must be between min and max").
+double number_at(const json& v, const std::string& field, double min, double max);
 
 // Appends s as a JSON string literal (quotes included), escaping per RFC 8259. Input must be
 // UTF-8; it is copied byte for byte except for '"', '\\' and control characters.
