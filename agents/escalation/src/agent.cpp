@@ -2,49 +2,35 @@
 
 #include "common/cases/payload.hpp"
 #include "common/policy/policy.hpp"
+#include "common/util/json.hpp"
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <cmath>
+#include <limits>
 
 namespace agents::escalation {
 namespace {
 
+using common::json::FieldError;
+using common::json::member;
+using common::json::number_at;
 using nlohmann::json;
 
-// Thrown inside the context reader only; parse_context() turns it into an Error value.
-struct Invalid {
-  std::string field, message;
-};
-
-// The member, or nullptr when it is absent or null.
-const json* member(const json& object, std::string_view key) {
-  auto it = object.find(key);
-  return it == object.end() || it->is_null() ? nullptr : &*it;
-}
+// The readers below throw FieldError; parse_context() turns it into an Error value.
 
 const json& object_of(const json& v, const std::string& field) {
-  if (!v.is_object()) throw Invalid{field, "must be a JSON object"};
+  if (!v.is_object()) throw FieldError{field, "must be a JSON object"};
   return v;
 }
 
 const json& array_of(const json& v, const std::string& field) {
-  if (!v.is_array()) throw Invalid{field, "must be an array"};
+  if (!v.is_array()) throw FieldError{field, "must be an array"};
   return v;
 }
 
+// Any string, empty or not: this reader puts no length limit on the context's strings.
 std::string string_of(const json& v, const std::string& field) {
-  if (!v.is_string()) throw Invalid{field, "must be a string"};
-  return v.get<std::string>();
-}
-
-double number_of(const json& v, const std::string& field, double min, double max) {
-  if (!v.is_number()) throw Invalid{field, "must be a number"};
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < min || d > max) throw Invalid{field, fmt::format("must be between {} and {}", min, max)};
-  return d;
+  return common::json::string_at(v, field, std::numeric_limits<std::size_t>::max(), /*allow_empty=*/true);
 }
 
 RiskLevel risk_of(const json& v, const std::string& field) {
@@ -52,7 +38,7 @@ RiskLevel risk_of(const json& v, const std::string& field) {
   if (s == "low") return RiskLevel::kLow;
   if (s == "medium") return RiskLevel::kMedium;
   if (s == "high") return RiskLevel::kHigh;
-  throw Invalid{field, "must be one of low, medium, high"};
+  throw FieldError{field, "must be one of low, medium, high"};
 }
 
 std::string intent_of(const json& v, const std::string& field) {
@@ -60,7 +46,7 @@ std::string intent_of(const json& v, const std::string& field) {
   if (!is_intent(s)) {
     std::string list;
     for (auto i : common::cases::kIntentNames) list += (list.empty() ? "" : ", ") + std::string(i);
-    throw Invalid{field, "must be one of " + list};
+    throw FieldError{field, "must be one of " + list};
   }
   return s;
 }
@@ -70,7 +56,7 @@ ClassifierView classifier_of(const json& j) {
   object_of(j, at);
   ClassifierView c;
   if (const json* v = member(j, "intent")) c.intent = intent_of(*v, at + ".intent");
-  if (const json* v = member(j, "confidence")) c.confidence = number_of(*v, at + ".confidence", 0, 1);
+  if (const json* v = member(j, "confidence")) c.confidence = number_at(*v, at + ".confidence", 0, 1);
   if (const json* entities = member(j, "entities")) {
     object_of(*entities, at + ".entities");
     if (const json* v = member(*entities, "card_last4")) c.card_last4 = string_of(*v, at + ".entities.card_last4");
@@ -82,7 +68,7 @@ FraudView fraud_reviewer_of(const json& j) {
   const std::string at = "context.fraud_reviewer";
   object_of(j, at);
   FraudView f;
-  if (const json* v = member(j, "risk_score")) f.risk_score = number_of(*v, at + ".risk_score", 0, 1);
+  if (const json* v = member(j, "risk_score")) f.risk_score = number_at(*v, at + ".risk_score", 0, 1);
   if (const json* v = member(j, "risk_level")) f.risk_level = risk_of(*v, at + ".risk_level");
   if (const json* reasons = member(j, "reasons")) {
     array_of(*reasons, at + ".reasons");
@@ -91,9 +77,9 @@ FraudView fraud_reviewer_of(const json& j) {
       const json& r = object_of(reasons->at(i), field);
       Reason reason;
       if (const json* v = member(r, "rule")) reason.rule = string_of(*v, field + ".rule");
-      if (const json* v = member(r, "contribution")) reason.contribution = number_of(*v, field + ".contribution", -1, 1);
+      if (const json* v = member(r, "contribution")) reason.contribution = number_at(*v, field + ".contribution", -1, 1);
       if (const json* v = member(r, "detail")) reason.detail = string_of(*v, field + ".detail");
-      if (reason.rule.empty()) throw Invalid{field + ".rule", "missing required field"};
+      if (reason.rule.empty()) throw FieldError{field + ".rule", "missing required field"};
       f.reasons.push_back(std::move(reason));
     }
   }
@@ -104,20 +90,20 @@ PendingAction action_of(const json& a, const std::string& field) {
   object_of(a, field);
   PendingAction action;
   const json* type = member(a, "type");
-  if (!type) throw Invalid{field + ".type", "missing required field"};
+  if (!type) throw FieldError{field + ".type", "missing required field"};
   action.type = string_of(*type, field + ".type");
-  if (!is_action_type(action.type)) throw Invalid{field + ".type", "unknown action type"};
+  if (!is_action_type(action.type)) throw FieldError{field + ".type", "unknown action type"};
   const json* minor = member(a, "amount_minor");
   const json* currency = member(a, "currency");
   if (minor || currency) {
-    if (!minor) throw Invalid{field + ".amount_minor", "missing required field (the action has a currency)"};
-    if (!currency) throw Invalid{field + ".currency", "missing required field (the action has an amount)"};
+    if (!minor) throw FieldError{field + ".amount_minor", "missing required field (the action has a currency)"};
+    if (!currency) throw FieldError{field + ".currency", "missing required field (the action has an amount)"};
     if (!minor->is_number_integer() || (minor->is_number_unsigned() && minor->get<std::uint64_t>() > common::money::kMaxMinor) ||
         minor->get<std::int64_t>() < 0 || minor->get<std::int64_t>() > common::money::kMaxMinor) {
-      throw Invalid{field + ".amount_minor", "must be an integer (minor units) from 0 to 10^15"};
+      throw FieldError{field + ".amount_minor", "must be an integer (minor units) from 0 to 10^15"};
     }
     std::string code = string_of(*currency, field + ".currency");
-    if (!common::money::is_currency(code)) throw Invalid{field + ".currency", "must be an active ISO 4217 currency code"};
+    if (!common::money::is_currency(code)) throw FieldError{field + ".currency", "must be an active ISO 4217 currency code"};
     action.amount = common::money::Money{minor->get<std::int64_t>(), std::move(code)};
   }
   return action;
@@ -177,7 +163,7 @@ common::Result<Context> parse_context(std::string_view text) {
   }
   try {
     return context_of(j);
-  } catch (const Invalid& e) {
+  } catch (const FieldError& e) {
     return common::make_error(common::Errc::kInvalidField, e.field, e.message);
   }
 }

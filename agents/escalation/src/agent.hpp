@@ -13,7 +13,7 @@
 
 namespace agents::escalation {
 
-// Reads the task context (agent-contracts): members other agents or later issues add are ignored
+// Reads the task context (docs/workflow.md): members other agents or later issues add are ignored
 // and absent ones tolerated (null counts as absent); a member of the wrong type or with an unknown
 // enum value is a kInvalidField error naming it, as "context.policy.pending_actions[0].type".
 // Text that is not a JSON object is an error with field "context".

@@ -196,7 +196,7 @@ std::string_view kind_label(Kind k) {
   return "Case";
 }
 
-// When no classifier ran, the intent follows the case kind (agent-contracts).
+// When no classifier ran, the intent follows the case kind (docs/workflow.md).
 std::string_view intent_of(const Payload& p, const Context& c) {
   if (c.policy.intent) return *c.policy.intent;
   if (c.classifier && c.classifier->intent) return *c.classifier->intent;

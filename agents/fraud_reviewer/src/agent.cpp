@@ -1,5 +1,7 @@
 #include "agent.hpp"
 
+#include "common/util/json.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -9,14 +11,16 @@
 namespace agents::fraud_reviewer {
 namespace {
 
+using common::json::member;
+
 constexpr std::size_t kMaxAmounts = 20;
 
 // One amount of classifier.entities.amounts when it has the contract's shape.
 std::optional<common::money::Money> amount_of(const nlohmann::json& a) {
   if (!a.is_object()) return std::nullopt;
-  const auto minor = a.find("amount_minor");
-  const auto currency = a.find("currency");
-  if (minor == a.end() || !minor->is_number_integer() || currency == a.end() || !currency->is_string()) return std::nullopt;
+  const nlohmann::json* minor = member(a, "amount_minor");
+  const nlohmann::json* currency = member(a, "currency");
+  if (!minor || !minor->is_number_integer() || !currency || !currency->is_string()) return std::nullopt;
   if (minor->is_number_unsigned() && minor->get<std::uint64_t>() > static_cast<std::uint64_t>(common::money::kMaxMinor)) {
     return std::nullopt;
   }
@@ -38,20 +42,19 @@ ReviewContext read_context(std::string_view context_json, std::string case_id) {
     throw std::invalid_argument(std::string("context: ") + e.what());
   }
   if (!j.is_object()) throw std::invalid_argument("context: must be a JSON object");
-  const auto c = j.find("classifier");
-  if (c == j.end() || !c->is_object()) return ctx;
-  const auto intent = c->find("intent");
-  if (intent == c->end() || !intent->is_string() || !intent_index(intent->get_ref<const std::string&>())) return ctx;
+  const nlohmann::json* c = member(j, "classifier");
+  if (!c || !c->is_object()) return ctx;
+  const nlohmann::json* intent = member(*c, "intent");
+  if (!intent || !intent->is_string() || !intent_index(intent->get_ref<const std::string&>())) return ctx;
   ctx.intent = intent->get<std::string>();
-  const auto confidence = c->find("confidence");
-  if (confidence != c->end() && confidence->is_number()) {
+  if (const nlohmann::json* confidence = member(*c, "confidence"); confidence && confidence->is_number()) {
     const double v = confidence->get<double>();
     if (std::isfinite(v) && v >= 0 && v <= 1) ctx.confidence = v;
   }
-  const auto entities = c->find("entities");
-  if (entities == c->end() || !entities->is_object()) return ctx;
-  const auto amounts = entities->find("amounts");
-  if (amounts == entities->end() || !amounts->is_array()) return ctx;
+  const nlohmann::json* entities = member(*c, "entities");
+  if (!entities || !entities->is_object()) return ctx;
+  const nlohmann::json* amounts = member(*entities, "amounts");
+  if (!amounts || !amounts->is_array()) return ctx;
   for (const auto& a : *amounts) {
     if (ctx.message_amounts.size() == kMaxAmounts) break;
     if (auto m = amount_of(a)) ctx.message_amounts.push_back(std::move(*m));

@@ -21,6 +21,7 @@ namespace {
 using nlohmann::json;
 using common::cases::Channel;
 using common::cases::Kind;
+using common::json::number_at;
 
 constexpr std::string_view kModel = "embedded-rules-v1";
 constexpr std::size_t kMaxTextBytes = 300;  // reasons' details and actions' reasons (contract)
@@ -120,8 +121,10 @@ std::string bounded(std::string s) {
 
 // ---- settings ---------------------------------------------------------------------------------
 
+// The settings readers throw FieldError, as common::json's readers do; parse_rules() turns it into
+// std::invalid_argument "<path>: <message>".
 [[noreturn]] void invalid(const std::string& path, const std::string& message) {
-  throw std::invalid_argument(path + ": " + message);
+  throw common::json::FieldError{path, message};
 }
 
 template <std::size_t N>
@@ -153,20 +156,15 @@ const json& object_of(const json& j, const std::string& path, std::initializer_l
   return j;
 }
 
+// The member, or nullptr when it is absent. Unlike common::json::member, a null value is
+// returned: in the rules a null is a wrong type ("must be a number"), not "use the default".
 const json* member(const json& j, std::string_view key) {
   auto it = j.find(key);
   return it == j.end() ? nullptr : &*it;
 }
 
-double number_of(const json& v, const std::string& path, double min, double max) {
-  if (!v.is_number()) invalid(path, "must be a number");
-  const double d = v.get<double>();
-  if (!std::isfinite(d) || d < min || d > max) invalid(path, fmt::format("must be between {} and {}", min, max));
-  return d;
-}
-
 double weight_of(const json& v, const std::string& path) {
-  return number_of(v, path, -1, 1);
+  return number_at(v, path, -1, 1);
 }
 
 std::int64_t integer_of(const json& v, const std::string& path, std::int64_t min, std::int64_t max) {
@@ -255,14 +253,14 @@ void read_weight_map(const json& j, const std::string& path, const std::array<st
 
 void read_classifier_intent(const json& j, const std::string& path, Rules::ClassifierIntent& r) {
   object_of(j, path, {"min_confidence", "weights"});
-  if (const json* v = member(j, "min_confidence")) r.min_confidence = number_of(*v, path + ".min_confidence", 0, 1);
+  if (const json* v = member(j, "min_confidence")) r.min_confidence = number_at(*v, path + ".min_confidence", 0, 1);
   if (const json* v = member(j, "weights")) read_weight_map(*v, path + ".weights", kIntents, r.weights);
 }
 
 void read_levels(const json& j, const std::string& path, Rules::Levels& r) {
   object_of(j, path, {"medium", "high"});
-  if (const json* v = member(j, "medium")) r.medium = number_of(*v, path + ".medium", 0.001, 1);
-  if (const json* v = member(j, "high")) r.high = number_of(*v, path + ".high", 0.001, 1);
+  if (const json* v = member(j, "medium")) r.medium = number_at(*v, path + ".medium", 0.001, 1);
+  if (const json* v = member(j, "high")) r.high = number_at(*v, path + ".high", 0.001, 1);
   if (r.medium > r.high) invalid(path, "medium must not be above high");
 }
 
@@ -556,7 +554,9 @@ Rules default_rules() {
   return r;
 }
 
-Rules parse_rules(const json& settings) {
+// A function-try-block: the readers above throw FieldError (number_at, or invalid()); a bad
+// setting leaves here as std::invalid_argument, a startup failure.
+Rules parse_rules(const json& settings) try {
   const std::string root = "settings";
   object_of(settings, root,
             {"amount_threshold", "unrecognised_merchant", "card_not_present", "repeat_customer", "classifier_intent",
@@ -583,6 +583,8 @@ Rules parse_rules(const json& settings) {
   if (const json* v = member(settings, "levels")) read_levels(*v, root + ".levels", r.levels);
   if (const json* v = member(settings, "actions")) read_actions(*v, root + ".actions", r.actions);
   return r;
+} catch (const common::json::FieldError& e) {
+  throw std::invalid_argument(e.field + ": " + e.message);
 }
 
 json rules_to_json(const Rules& r) {

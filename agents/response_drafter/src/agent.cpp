@@ -1,36 +1,32 @@
 #include "agent.hpp"
 
+#include "common/util/json.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
 namespace agents::response_drafter {
 namespace {
 
+using common::json::FieldError;
+using common::json::member;
 using nlohmann::json;
 
-// Thrown inside read_input only; read_input turns it into an Error value.
-struct Invalid {
-  std::string field, message;
-};
-
-// A member, or nullptr when absent or null (null is the same as absent).
-const json* member(const json& obj, std::string_view key) {
-  const auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? nullptr : &*it;
-}
+// The readers below throw FieldError; read_input turns it into an Error value.
 
 const json* object_member(const json& obj, std::string_view key, const std::string& field) {
   const json* v = member(obj, key);
-  if (v && !v->is_object()) throw Invalid{field, "must be a JSON object"};
+  if (v && !v->is_object()) throw FieldError{field, "must be a JSON object"};
   return v;
 }
 
-const std::string& string_of(const json& v, const std::string& field) {
-  if (!v.is_string()) throw Invalid{field, "must be a string"};
-  return v.get_ref<const std::string&>();
+// Any string, empty or not: this reader puts no length limit on the context's strings.
+std::string string_of(const json& v, const std::string& field) {
+  return common::json::string_at(v, field, std::numeric_limits<std::size_t>::max(), /*allow_empty=*/true);
 }
 
 std::optional<Intent> intent_of(const json& obj, const std::string& path) {
@@ -39,8 +35,9 @@ std::optional<Intent> intent_of(const json& obj, const std::string& path) {
   const std::string field = path + ".intent";
   const auto intent = common::cases::parse_intent(string_of(*v, field));
   if (!intent) {
-    throw Invalid{field, "must be one of fraud, card_dispute, payments, account_access, card_services, "
-                         "balance_and_fees, loan_question, general_support"};
+    std::string list;
+    for (auto i : common::cases::kIntentNames) list += (list.empty() ? "" : ", ") + std::string(i);
+    throw FieldError{field, "must be one of " + list};
   }
   return intent;
 }
@@ -50,7 +47,7 @@ std::optional<RiskLevel> risk_of(const json& obj, const std::string& path) {
   if (!v) return std::nullopt;
   const std::string field = path + ".risk_level";
   const auto risk = parse_risk_level(string_of(*v, field));
-  if (!risk) throw Invalid{field, "must be one of low, medium, high"};
+  if (!risk) throw FieldError{field, "must be one of low, medium, high"};
   return risk;
 }
 
@@ -60,31 +57,31 @@ std::vector<ActionType> actions_of(const json& obj, std::string_view key, const 
   const json* v = member(obj, key);
   if (!v) return out;
   const std::string field = path + "." + std::string(key);
-  if (!v->is_array()) throw Invalid{field, "must be an array of action objects"};
+  if (!v->is_array()) throw FieldError{field, "must be an array of action objects"};
   for (std::size_t i = 0; i < v->size(); ++i) {
     const std::string item = field + "[" + std::to_string(i) + "]";
     const json& a = v->at(i);
-    if (!a.is_object()) throw Invalid{item, "must be an action object"};
+    if (!a.is_object()) throw FieldError{item, "must be an action object"};
     const json* type = member(a, "type");
-    if (!type) throw Invalid{item + ".type", "missing required field"};
+    if (!type) throw FieldError{item + ".type", "missing required field"};
     const auto t = parse_action_type(string_of(*type, item + ".type"));
-    if (!t) throw Invalid{item + ".type", "unknown action type"};
+    if (!t) throw FieldError{item + ".type", "unknown action type"};
     out.push_back(*t);
   }
   return out;
 }
 
 void read_context(const json& ctx, DraftInput& in) {
-  if (!ctx.is_object()) throw Invalid{"context", "must be a JSON object"};
+  if (!ctx.is_object()) throw FieldError{"context", "must be a JSON object"};
   std::optional<Intent> intent;
   if (const json* c = object_member(ctx, "classifier", "context.classifier")) {
     intent = intent_of(*c, "context.classifier");
     if (const json* e = object_member(*c, "entities", "context.classifier.entities")) {
       if (const json* l4 = member(*e, "card_last4")) {
         const std::string field = "context.classifier.entities.card_last4";
-        const std::string& s = string_of(*l4, field);
+        const std::string s = string_of(*l4, field);
         if (s.size() != 4 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-          throw Invalid{field, "must be exactly 4 digits"};
+          throw FieldError{field, "must be exactly 4 digits"};
         }
         in.mentioned_card_last4 = s;
       }
@@ -134,7 +131,7 @@ common::Result<DraftInput> read_input(std::string_view payload, std::string_view
   in.payload = std::move(*parsed);
   try {
     read_context(context.empty() ? json::object() : json::parse(context), in);
-  } catch (const Invalid& e) {
+  } catch (const FieldError& e) {
     return common::make_error(common::Errc::kInvalidField, e.field, e.message);
   } catch (const json::exception& e) {
     return common::make_error(common::Errc::kInvalidField, "context", std::string("invalid JSON: ") + e.what());

@@ -1,5 +1,7 @@
 #include "drafter.hpp"
 
+#include "common/policy/policy.hpp"
+
 #include "common/cases/money.hpp"
 
 #include <fmt/format.h>
@@ -27,15 +29,6 @@ constexpr std::string_view kRiskNames[] = {"low", "medium", "high"};
 constexpr std::string_view kActionNames[] = {"temporary_card_freeze", "monitor",     "card_replacement", "account_unlock",
                                              "identity_verification", "refund",      "reversal",         "transfer",
                                              "limit_increase",        "payment_authorize", "payment_retry"};
-
-// Phrases that promise a refund or an outcome. The first seven are the shared contract's
-// (notes/agent-contracts.md), which the broker checks too; the rest are other ways of promising
-// money or a decision that nobody has made yet. Matched in lower case, whitespace runs as one space.
-constexpr std::string_view kForbiddenPhrases[] = {
-    "will refund",        "will be refunded", "refund you",       "guarantee",        "will be reversed",
-    "you will get your money", "has been refunded", "will be reimbursed", "will reimburse", "will be credited",
-    "has been reversed",  "will be approved", "we promise",
-};
 
 // ---------------------------------------------------------------------------------------------
 // Placeholders. The template syntax is only {{name}} with a fixed allowlist of names, each computed
@@ -139,20 +132,6 @@ class Template final {
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-// Length of a Unicode space or dash at s[i] (UTF-8), 0 if none: they separate digits as well as
-// ASCII spaces and dashes do, so "4111\u00A01111" is one run.
-std::size_t unicode_separator(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
-  if (b(0) == 0xC2 && b(1) == 0xA0) return 2;                                       // no-break space
-  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x95) || b(2) == 0xAF)) return 3;  // spaces, dashes
-  if (b(0) == 0xE2 && b(1) == 0x88 && b(2) == 0x92) return 3;                       // minus sign
-  return 0;
-}
-
 // Whitespace runs as one space, trimmed: for phrases and merchant names, which sit inside a line.
 std::string one_line(std::string_view s) {
   std::string out;
@@ -221,57 +200,18 @@ std::string display_amount(const common::money::Money& m) {
   return s;
 }
 
+// The reply rules are the broker's own (common::policy, with its default phrase list), so that
+// the drafter never sends what the broker would refuse; an unrendered placeholder is the drafter's
+// own addition. Messages drop the policy's "the reply " prefix: callers add their own subject.
 std::vector<std::string> violations(std::string_view reply, std::span<const std::string> card_last4s) {
+  static const common::policy::Policy policy(common::policy::default_config());
   std::vector<std::string> out;
-  if (reply.empty()) out.emplace_back("is empty");
-  if (reply.size() > kMaxReplyBytes) out.push_back(fmt::format("is {} bytes, more than {}", reply.size(), kMaxReplyBytes));
-
-  std::string folded;  // lower case, whitespace runs as one space, U+2019 as '
-  folded.reserve(reply.size());
-  std::string run;  // digits of the current run, separators dropped
-  std::size_t longest = 0;
-  bool last4 = false, control = false;
-  const auto end_run = [&] {
-    longest = std::max(longest, run.size());
-    for (const auto& l4 : card_last4s) {
-      if (!l4.empty() && run.find(l4) != std::string::npos) last4 = true;
-    }
-    run.clear();
-  };
-  for (std::size_t i = 0; i < reply.size(); ++i) {
-    const char c = reply[i];
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\n') || u == 0x7F) control = true;
-    if (is_digit(c)) {
-      run.push_back(c);
-    } else if (const std::size_t n = unicode_separator(reply, i); n > 0) {
-      if (!folded.empty() && folded.back() != ' ') folded.push_back(' ');
-      i += n - 1;
-      continue;
-    } else if (!is_space(c) && c != '-') {
-      end_run();
-    }
-    if (is_space(c)) {
-      if (!folded.empty() && folded.back() != ' ') folded.push_back(' ');
-    } else if (u == 0xE2 && i + 2 < reply.size() && static_cast<unsigned char>(reply[i + 1]) == 0x80 &&
-               static_cast<unsigned char>(reply[i + 2]) == 0x99) {
-      folded.push_back('\'');
-      i += 2;
-    } else {
-      folded.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-    }
+  for (auto& problem : policy.reply_problems(reply, card_last4s)) {
+    out.push_back(problem.starts_with("the reply ") ? problem.substr(10) : std::move(problem));
   }
-  end_run();
-
-  for (const auto phrase : kForbiddenPhrases) {
-    if (folded.find(phrase) != std::string::npos) out.push_back(fmt::format("promises an outcome (\"{}\")", phrase));
-  }
-  if (longest >= kUnsafeDigitRun) out.push_back(fmt::format("contains a run of {} digits", longest));
-  if (last4) out.emplace_back("contains the card's last four digits");
   if (reply.find("{{") != std::string_view::npos || reply.find("}}") != std::string_view::npos) {
     out.emplace_back("contains an unrendered placeholder");
   }
-  if (control) out.emplace_back("contains a control character");
   return out;
 }
 
@@ -318,6 +258,9 @@ class PolicyReader final {
     throw std::invalid_argument(file_ + ": " + path + ": " + message);
   }
   const json& object(const json& j, const std::string& path, std::initializer_list<std::string_view> keys) const {
+    return object(j, path, std::span(keys.begin(), keys.size()));
+  }
+  const json& object(const json& j, const std::string& path, std::span<const std::string_view> keys) const {
     if (!j.is_object()) fail(path, "must be a JSON object");
     for (auto it = j.begin(); it != j.end(); ++it) {
       if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) fail(path + "." + it.key(), "unknown key");
@@ -377,9 +320,7 @@ Policy load_policy(const fs::path& file) {
   Policy p;
   r.object(j, "$", {"intents", "phrases", "approved"});
 
-  std::initializer_list<std::string_view> intent_keys = {"fraud",         "card_dispute",     "payments",      "account_access",
-                                                         "card_services", "balance_and_fees", "loan_question", "general_support"};
-  const json& intents = r.object(j.at("intents"), "intents", intent_keys);
+  const json& intents = r.object(j.at("intents"), "intents", kIntentNames);
   for (int i = 0; i < kIntentCount; ++i) {
     const std::string path = "intents." + std::string(kIntentNames[i]);
     const json& o = r.object(intents.at(kIntentNames[i]), path, {"note", "advise_freeze", "next_step"});

@@ -25,7 +25,7 @@ enum class RiskLevel { kLow, kMedium, kHigh };
 std::string_view to_string(RiskLevel r) noexcept;
 std::optional<RiskLevel> parse_risk_level(std::string_view s) noexcept;
 
-// Action types of the shared contract (notes/agent-contracts.md, "Action objects").
+// Action types of the policy (docs/policy.md, "Output schema per agent kind").
 enum class ActionType {
   kTemporaryCardFreeze,
   kMonitor,

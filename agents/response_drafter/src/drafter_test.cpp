@@ -23,7 +23,7 @@ std::shared_ptr<const Drafter> shipped_drafter() {
   return drafter;
 }
 
-// The contract's phrases (notes/agent-contracts.md), checked here independently of the drafter.
+// Phrases of the policy (docs/policy.md), checked here independently of the drafter.
 constexpr const char* kContractForbidden[] = {"will refund",      "will be refunded",        "refund you",
                                               "guarantee",        "will be reversed",        "you will get your money",
                                               "has been refunded"};

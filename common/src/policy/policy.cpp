@@ -373,50 +373,97 @@ json CaseState::context() const {
               {"violations", vi}};
 }
 
-std::vector<std::string> Policy::reply_problems(std::string_view reply, const cases::Payload& payload) const {
+namespace {
+
+// Length of a Unicode space or dash at s[i] (UTF-8), 0 if none: they separate digits as ASCII
+// spaces and dashes do, so "4111\u00A01111" is one run.
+std::size_t unicode_separator(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if (b(0) == 0xC2 && b(1) == 0xA0) return 2;                                                      // no-break space
+  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x95) || b(2) == 0xAF)) return 3;  // spaces, dashes
+  if (b(0) == 0xE2 && b(1) == 0x88 && b(2) == 0x92) return 3;                                      // minus sign
+  return 0;
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// An ISO date (2026-11-20) at s[i], not part of a longer number: a date is not an account number.
+bool iso_date_at(std::string_view s, std::size_t i) {
+  auto d = [&](std::size_t k) { return i + k < s.size() && is_digit(s[i + k]); };
+  return d(0) && d(1) && d(2) && d(3) && i + 4 < s.size() && s[i + 4] == '-' && d(5) && d(6) && i + 7 < s.size() &&
+         s[i + 7] == '-' && d(8) && d(9) && !d(10) && (i == 0 || !is_digit(s[i - 1]));
+}
+
+}  // namespace
+
+std::vector<std::string> Policy::reply_problems(std::string_view reply, std::span<const std::string> card_last4s) const {
   std::vector<std::string> out;
   if (reply.empty()) out.emplace_back("the reply is empty");
   if (reply.size() > config_.max_reply_bytes) out.push_back(fmt::format("the reply is over {} bytes", config_.max_reply_bytes));
-  const std::string text = lower(reply);
-  for (const auto& phrase : config_.forbidden_reply_phrases) {
-    if (text.find(lower(phrase)) != std::string::npos) out.push_back("the reply promises an outcome (\"" + phrase + "\")");
-  }
-  // Card and account numbers: six or more digits in a row, spaces and dashes between them ignored.
-  // An ISO date (2026-11-20) is not a number of that kind.
-  auto digit = [&](std::size_t i) { return i < text.size() && text[i] >= '0' && text[i] <= '9'; };
-  auto iso_date_at = [&](std::size_t i) {
-    return digit(i) && digit(i + 1) && digit(i + 2) && digit(i + 3) && i + 4 < text.size() && text[i + 4] == '-' && digit(i + 5) &&
-           digit(i + 6) && i + 7 < text.size() && text[i + 7] == '-' && digit(i + 8) && digit(i + 9) && !digit(i + 10) &&
-           (i == 0 || !digit(i - 1));
+  // One pass: the text folded for phrase matching (lower case, whitespace runs as one space,
+  // U+2019 as an apostrophe), and the runs of digits with their separators dropped.
+  std::string folded;
+  folded.reserve(reply.size());
+  std::string run;
+  std::size_t longest = 0;
+  bool last4 = false, control = false;
+  const auto end_run = [&] {
+    longest = std::max(longest, run.size());
+    for (const auto& l4 : card_last4s) {
+      if (!l4.empty() && run.find(l4) != std::string::npos) last4 = true;
+    }
+    run.clear();
   };
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (run == 0 && iso_date_at(i)) {
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    const char c = reply[i];
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7F) control = true;
+    if (run.empty() && iso_date_at(reply, i)) {
+      folded.append(reply.substr(i, 10));
       i += 9;
       continue;
     }
-    const char c = text[i];
-    if (c >= '0' && c <= '9') {
-      if (++run >= 6) {
-        out.emplace_back("the reply contains a long number (a card or account number?)");
-        break;
-      }
-    } else if (!((c == ' ' || c == '-') && run > 0 && i + 1 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '9')) {
-      run = 0;
+    if (is_digit(c)) {
+      run.push_back(c);
+    } else if (const std::size_t n = unicode_separator(reply, i); n > 0) {
+      if (!folded.empty() && folded.back() != ' ') folded.push_back(' ');
+      i += n - 1;
+      continue;
+    } else if (!is_space(c) && c != '-') {
+      end_run();
+    }
+    if (is_space(c)) {
+      if (!folded.empty() && folded.back() != ' ') folded.push_back(' ');
+    } else if (u == 0xE2 && i + 2 < reply.size() && static_cast<unsigned char>(reply[i + 1]) == 0x80 &&
+               static_cast<unsigned char>(reply[i + 2]) == 0x99) {
+      folded.push_back('\'');
+      i += 2;
+    } else {
+      folded.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
     }
   }
-  if (payload.transaction && payload.transaction->card_last4) {
-    const auto& l4 = *payload.transaction->card_last4;
-    for (std::size_t pos = text.find(l4); pos != std::string::npos; pos = text.find(l4, pos + 1)) {
-      const bool left = pos == 0 || !std::isdigit(static_cast<unsigned char>(text[pos - 1]));
-      const bool right = pos + 4 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[pos + 4]));
-      if (left && right) {
-        out.emplace_back("the reply contains the card's last four digits");
-        break;
-      }
-    }
+  end_run();
+  for (const auto& phrase : config_.forbidden_reply_phrases) {
+    if (folded.find(lower(phrase)) != std::string::npos) out.push_back("the reply promises an outcome (\"" + phrase + "\")");
   }
+  // Card and account numbers: six or more digits in a row, spaces and dashes between them counted
+  // as part of the run.
+  if (longest >= 6) out.push_back(fmt::format("the reply contains a run of {} digits (a card or account number?)", longest));
+  if (last4) out.emplace_back("the reply contains the card's last four digits");
+  if (control) out.emplace_back("the reply contains a control character");
   return out;
+}
+
+std::vector<std::string> Policy::reply_problems(std::string_view reply, const cases::Payload& payload) const {
+  std::vector<std::string> last4s;
+  if (payload.transaction && payload.transaction->card_last4) last4s.push_back(*payload.transaction->card_last4);
+  return reply_problems(reply, last4s);
 }
 
 Verdict Policy::apply(std::string_view kind, const json& result, const cases::Payload& payload, CaseState& state) const {

@@ -231,6 +231,11 @@ TEST(Policy, ReplyRules) {
       {"Your account 12-34-56-78 is safe.", false},
       {"Your card ending 4417 is frozen.", false},
       {"", false},
+      {"We  WILL\n refund the fee.", false},                  // whitespace and case folded
+      {"Card 4111\u00A01111\u20131111 1111.", false},          // no-break space and en dash inside the run
+      {"Your reference is 12345.", true},                       // five digits
+      {"Call 4417-12 now.", false},                             // the last four inside a run
+      {"Line one\u0007", false},                               // a control character
   };
   for (const auto& r : rows) EXPECT_EQ(policy.reply_problems(r.reply, p).empty(), r.ok) << r.reply;
   CaseState s;

@@ -17,6 +17,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,8 +98,13 @@ class Policy final {
 
   Verdict apply(std::string_view kind, const nlohmann::json& result, const cases::Payload& payload, CaseState& state) const;
 
-  // The reply rules alone (drafter and escalation replies): length, forbidden phrases, no run of
-  // six or more digits, not the card's last four digits. Returns what is wrong, empty when fine.
+  // The reply rules alone (drafter and escalation replies, checked by those agents and again by
+  // the broker): length, no forbidden phrase (case and whitespace folded), no run of six or more
+  // digits (ASCII and Unicode spaces and dashes inside the run count as part of it; an ISO date
+  // does not), no card last four digits inside a run, no control characters. Returns what is
+  // wrong, empty when fine.
+  std::vector<std::string> reply_problems(std::string_view reply, std::span<const std::string> card_last4s) const;
+  // With the case's own card last four (payload.transaction.card_last4).
   std::vector<std::string> reply_problems(std::string_view reply, const cases::Payload& payload) const;
 
  private:
