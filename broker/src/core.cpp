@@ -121,6 +121,7 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
       return;
     }
     flow->payload = std::move(*payload);
+    flow->state = common::policy::initial_state(flow->payload);
     start = &choose(wit->second.start, flow->payload_doc, nullptr, flow->state.view(), start_index);
     env->to = start->to;  // empty when the start route ends the case
   }
@@ -509,6 +510,8 @@ void Core::retry_or_dead_letter(Case& c, const Error& error, bool retryable, boo
 
 void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
   ++counters_.completed;
+  // A workflow case that could not finish has had no review: nothing in it stays approved.
+  if (error && c.flow) c.flow->state.withhold_approvals();
   if (error) {
     ++counters_.failed;
     ++counters_.dead_lettered;
@@ -594,8 +597,11 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
     o["approved_actions"] = std::move(approved);
     o["pending_actions"] = std::move(pending);
     o["reply"] = st.reply ? nlohmann::json(*st.reply) : nlohmann::json(nullptr);
-    o["review"] = st.review;
-    o["violations"] = std::move(violations);
+    // Shortened for the client's transport (see finish()): the review item and the violation
+    // details go; their counts stay.
+    o["review"] = full ? st.review : nlohmann::json(nullptr);
+    if (!full) o["violations_omitted"] = violations.size();
+    o["violations"] = full ? std::move(violations) : nlohmann::json::array();
     for (auto it = o.begin(); it != o.end(); ++it) {
       w.raw(it.key(), it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
@@ -647,6 +653,9 @@ void Core::on_flow_result(Case& c, Hop hop, std::string result_json, const Now& 
   if (verdict.ok()) {
     auto existing = std::find_if(c.context.begin(), c.context.end(), [&](auto& kv) { return kv.first == c.to; });
     if (existing != c.context.end()) c.context.erase(existing);
+    // The document the policy checked, re-serialised: with duplicate keys, a reader that takes the
+    // first one would otherwise see a value nobody checked.
+    result_json = result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     c.context.emplace_back(c.to, result_json);
     c.last_result = std::move(result_json);
     std::size_t index = 0;
@@ -654,9 +663,10 @@ void Core::on_flow_result(Case& c, Hop hop, std::string result_json, const Now& 
     next = r.to;
     end = r.end;
     reason = r.reason.empty() ? fmt::format("{} route {}", c.to, index) : r.reason;
-    // Nothing that awaits a person's approval may end quietly as resolved.
-    if (end == "resolved" && !f.state.pending.empty()) {
-      reason = "actions await approval";
+    // Nothing that awaits a person's approval, or that broke the policy, may end quietly as
+    // resolved.
+    if (end == "resolved" && (!f.state.pending.empty() || !f.state.violations.empty())) {
+      reason = f.state.pending.empty() ? "policy violations need review" : "actions await approval";
       if (c.to != wf.on_violation) {
         next = wf.on_violation;
         end.clear();

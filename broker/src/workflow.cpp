@@ -216,7 +216,9 @@ Workflow workflow_of(const std::string& name, const json& j, int max_hops) {
     fail(path, fmt::format("its longest path needs {} hops (one more for a refused result) but max_hops is {}", needed, max_hops));
   }
   for (const auto& r : w.nodes.at(w.on_violation)) {
-    if (!r.to.empty()) fail(path + ".nodes." + w.on_violation, "the on_violation node must end the case on every route");
+    if (r.end != "escalated") {
+      fail(path + ".nodes." + w.on_violation, "the on_violation node must end the case \"escalated\" on every route");
+    }
   }
   return w;
 }

@@ -67,6 +67,7 @@ TEST(Workflow, StartUpChecksNameWhatIsWrong) {
       {[](json& j) { j["w"]["on_violation"] = "fraud_reviewer"; }, "workflows.w.on_violation: \"fraud_reviewer\" is not a node"},
       {[](json& j) { j["w"]["nodes"]["escalation"]["routes"][0] = {{"to", "response_drafter"}}; },
        "the on_violation node must end the case"},
+      {[](json& j) { j["w"]["nodes"]["escalation"]["routes"][0]["end"] = "resolved"; }, "must end the case \"escalated\""},
       {[](json& j) { j["w"]["colour"] = "blue"; }, "workflows.w.colour: unknown key"},
       {[](json& j) { j["Bad Name"] = j["w"]; }, "workflows.Bad Name"},
   };
@@ -289,6 +290,51 @@ TEST_F(Flow, AMalformedResultEscalatesAndARefusedReviewUsesTheFallbackReply) {
   ASSERT_EQ(final_.at("violations").size(), 2u);
   EXPECT_EQ(final_.at("violations")[0].at("field"), "confidence");
   EXPECT_EQ(final_.at("violations")[1].at("agent"), "escalation");
+}
+
+TEST_F(Flow, AReviewerCannotDeclareAHighScoreLowRisk) {
+  submit(support("I see a card charge from a merchant I don't recognize."));
+  answer("classifier", classified("fraud", 0.9));
+  answer("fraud_reviewer", reviewed("low", 0.97));
+  ASSERT_EQ(task_.at("to"), "escalation") << "routed on the level the score reaches";
+  EXPECT_EQ(task_.at("context").at("policy").at("risk_level"), "high");
+  answer("escalation", escalated());
+  EXPECT_EQ(final_.at("risk").at("level"), "high");
+  EXPECT_NE(final_.at("trail")[1].at("summary").get<std::string>().find("declared=low"), std::string::npos);
+}
+
+TEST_F(Flow, AFailedCaseKeepsNothingApproved) {
+  submit(support("I see a card charge from a merchant I don't recognize."));
+  answer("classifier", classified("fraud", 0.9));
+  answer("fraud_reviewer", reviewed("high", 0.8, json::array({{{"type", "temporary_card_freeze"}, {"reason", "r"}}})));
+  ASSERT_EQ(task_.at("to"), "escalation");
+  EXPECT_EQ(task_.at("context").at("policy").at("approved_actions").size(), 1u);
+  fail("escalation", false);
+  EXPECT_EQ(final_.at("status"), "failed");
+  EXPECT_TRUE(final_.at("approved_actions").empty());
+  EXPECT_EQ(final_.at("pending_actions").size(), 1u);
+}
+
+TEST_F(Flow, TheReviewKeptIsTheCheckedOne) {
+  submit(support("Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected."));
+  answer("classifier", classified("payments", 0.9, {{"action", "refund"}, {"reason", "duplicate_charge"}, {"amount_minor", 4250}, {"currency", "USD"}}));
+  answer("fraud_reviewer", reviewed("low", 0.1));
+  auto esc = escalated();
+  esc["review"]["actions_awaiting_approval"][0]["proposed_by"] = json{{"huge", std::string(1000, 'x')}};
+  answer("escalation", esc);
+  EXPECT_EQ(final_.at("status"), "escalated");
+  EXPECT_TRUE(final_.at("violations").empty()) << final_.dump(2);
+  EXPECT_EQ(final_.at("review").at("actions_awaiting_approval")[0].at("proposed_by"), "classifier");
+  // An oversized underwriting object is refused.
+  submit(support("Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected."));
+  answer("classifier", classified("payments", 0.9, {{"action", "refund"}, {"reason", "duplicate_charge"}, {"amount_minor", 4250}, {"currency", "USD"}}));
+  answer("fraud_reviewer", reviewed("low", 0.1));
+  esc = escalated();
+  esc["review"]["underwriting"] = {{"notes", std::string(10000, 'x')}};
+  answer("escalation", esc);
+  EXPECT_EQ(final_.at("status"), "escalated");
+  EXPECT_EQ(final_.at("violations")[0].at("field"), "review.underwriting");
+  EXPECT_TRUE(final_.at("review").is_null());
 }
 
 TEST_F(Flow, LowConfidenceGoesStraightToAPerson) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <regex>
 
@@ -117,6 +118,11 @@ std::vector<Money> find_amounts(std::string_view message) {
   if (has_symbol) {
     for (auto it = std::sregex_iterator(text.begin(), text.end(), kSymbolAmount); it != std::sregex_iterator(); ++it) {
       const auto& m = *it;
+      // "C$", "A$", "HK$", "R$": a dollar that is not the US dollar. Without its ISO code after
+      // the number it is no amount we can name.
+      const auto at = static_cast<std::size_t>(m.position(0));
+      const bool prefixed = m[1] == "$" && at > 0 && std::isalpha(static_cast<unsigned char>(text[at - 1]));
+      if (prefixed && !(m[3].matched && is_currency(m[3].str()))) continue;
       const std::string currency = m[3].matched && is_currency(m[3].str()) ? m[3].str()
                                    : m[1] == "$"                           ? "USD"
                                    : m[1] == "€"                           ? "EUR"

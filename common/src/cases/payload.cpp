@@ -165,11 +165,16 @@ std::string_view to_string(Channel c) noexcept { return kChannels[static_cast<in
 std::string_view to_string(PaymentType t) noexcept { return kPaymentTypes[static_cast<int>(t)]; }
 std::string_view to_string(Product p) noexcept { return kProducts[static_cast<int>(p)]; }
 
-std::vector<money::Money> Payload::stated_amounts() const {
+std::vector<money::Money> Payload::structured_amounts() const {
   std::vector<money::Money> out;
   if (transaction) out.push_back(transaction->amount);
   if (payment) out.push_back(payment->amount);
   if (application && application->requested) out.push_back(*application->requested);
+  return out;
+}
+
+std::vector<money::Money> Payload::stated_amounts() const {
+  std::vector<money::Money> out = structured_amounts();
   for (auto& m : money::find_amounts(message)) out.push_back(std::move(m));
   return out;
 }

@@ -48,6 +48,8 @@ TEST(Money, FindAmounts) {
       {"order 123456 and invoice 7781 were late", {}},          // numbers without a currency
       {"call me at 555 0100 about ticket 42", {}},
       {"$1.234 is not a USD amount", {}},                       // three decimals in USD
+      {"charged C$50 twice, then HK$20", {}},                   // other dollars, no ISO code
+      {"charged C$50 CAD", {{5000, "CAD"}}},
   };
   for (const auto& r : rows) EXPECT_EQ(money::find_amounts(r.text), r.want) << r.text;
 }
@@ -118,6 +120,7 @@ TEST(Payload, BadInputNamesTheField) {
       {[](auto& j) { j["message"] = "   "; }, "payload.message", "non-empty"},
       {[](auto& j) { j["message"] = std::string(kMaxMessageBytes + 1, 'a'); }, "payload.message", "at most"},
       {[](auto& j) { j["extra"] = 1; }, "payload.extra", "unknown field"},
+      {[](auto& j) { j["Jane Doe 4111 1111 1111 1111"] = 1; }, "payload.<unnamed>", "not shown"},
       {[](auto& j) { j["transaction"] = {{"amount_minor", 10}, {"currency", "usd"}}; }, "payload.transaction.currency", "ISO 4217"},
       {[](auto& j) { j["transaction"] = {{"amount_minor", 10.5}, {"currency", "USD"}}; }, "payload.transaction.amount_minor", "integer"},
       {[](auto& j) { j["transaction"] = {{"amount_minor", -1}, {"currency", "USD"}}; }, "payload.transaction.amount_minor", "between"},

@@ -26,7 +26,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string fmt_number_at(double d) {
+std::string fmt_num(double d) {
   return fmt::format("{:.3g}", d);
 }
 
@@ -55,6 +55,16 @@ std::string one_of(const json& v, const std::string& field, const std::string_vi
     std::string list;
     for (auto n : names) list += (list.empty() ? "" : ", ") + std::string(n);
     throw FieldError{field, "must be one of " + list};
+  }
+  return s;
+}
+
+// A name an agent gives (a rule, a queue, a template): it reaches the trail and logs, so it must be
+// a plain identifier, never free text.
+std::string ident(const json& v, const std::string& field) {
+  std::string s = string_at(v, field, 64);
+  if (!std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'; })) {
+    throw FieldError{field, "must be 1-64 characters of a-z 0-9 _ -"};
   }
   return s;
 }
@@ -109,6 +119,7 @@ struct Parsed {
 
 Parsed check_classifier(const json& r) {
   Obj o(r, "");
+  std::optional<std::string> last4;
   const std::string intent = string_at(o.need("intent"), "intent", 64);
   if (!is_intent(intent)) throw FieldError{"intent", "must be one of the eight intents (docs/agents.md)"};
   const double confidence = number_at(o.need("confidence"), "confidence", 0, 1);
@@ -133,6 +144,7 @@ Parsed check_classifier(const json& r) {
       if (s.size() != 4 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
         throw FieldError{"entities.card_last4", "must be 4 digits or null"};
       }
+      last4 = s;
     }
     e.done();
   }
@@ -161,26 +173,33 @@ Parsed check_classifier(const json& r) {
     decision = action;
   }
   o.done();
-  p.summary = fmt::format("intent={} confidence={}", intent, fmt_number_at(confidence));
+  p.summary = fmt::format("intent={} confidence={}", intent, fmt_num(confidence));
   if (decision) p.summary += " payment_decision=" + *decision;
-  p.commit = [intent, confidence, decision](CaseState& s) {
+  p.commit = [intent, confidence, decision, last4](CaseState& s) {
     s.intent = intent;
     s.confidence = confidence;
     if (decision) s.payment_decision = decision;
+    // Only ever used to refuse a reply, so the classifier's word is enough.
+    if (last4 && std::find(s.card_last4s.begin(), s.card_last4s.end(), *last4) == s.card_last4s.end()) s.card_last4s.push_back(*last4);
   };
   return p;
 }
 
-Parsed check_fraud_reviewer(const json& r) {
+Parsed check_fraud_reviewer(const json& r, const RiskLevels& thresholds) {
   Obj o(r, "");
   const double score = number_at(o.need("risk_score"), "risk_score", 0, 1);
-  const std::string level = one_of(o.need("risk_level"), "risk_level", kLevels);
+  const std::string declared = one_of(o.need("risk_level"), "risk_level", kLevels);
+  // The level the broker acts on is never below what the score says under the policy's own
+  // thresholds: a reviewer cannot answer "low" with a score of 0.97.
+  const std::string derived = score >= thresholds.high ? "high" : score >= thresholds.medium ? "medium" : "low";
+  auto rank = [](const std::string& l) { return l == "high" ? 2 : l == "medium" ? 1 : 0; };
+  const std::string level = rank(derived) > rank(declared) ? derived : declared;
   const auto& reasons = arr(o.need("reasons"), "reasons", 50);
   std::string rules;
   for (std::size_t i = 0; i < reasons.size(); ++i) {
     const std::string f = fmt::format("reasons[{}]", i);
     Obj x(reasons[i], f);
-    const std::string rule = string_at(x.need("rule"), x.field("rule"), 64);
+    const std::string rule = ident(x.need("rule"), x.field("rule"));
     number_at(x.need("contribution"), x.field("contribution"), -1, 1);
     string_at(x.need("detail"), x.field("detail"), 300, true);
     x.done();
@@ -191,7 +210,8 @@ Parsed check_fraud_reviewer(const json& r) {
   for (std::size_t i = 0; i < actions.size(); ++i) p.proposed.push_back(action_of(actions[i], fmt::format("actions[{}]", i), "fraud_reviewer"));
   string_at(o.need("model"), "model", 100);
   o.done();
-  p.summary = fmt::format("risk={} score={}", level, fmt_number_at(score));
+  p.summary = fmt::format("risk={} score={}", level, fmt_num(score));
+  if (level != declared) p.summary += " declared=" + declared;
   if (!rules.empty()) p.summary += " rules=" + rules;
   p.commit = [score, level](CaseState& s) {
     s.risk_score = score;
@@ -226,7 +246,8 @@ Config default_config() {
   c.forbidden_reply_phrases = {"will refund",  "will be refunded", "refund you",     "has been refunded", "have refunded",
                                "guarantee",    "will be reversed", "will reverse",   "you will get your money",
                                "you will receive your money",      "we promise",     "will be credited", "approved your",
-                               "will be reimbursed", "will reimburse", "has been reversed", "will be approved"};
+                               "will be reimbursed", "will reimburse", "has been reversed", "will be approved",
+                               "'ll refund", "'ll be refunded", "'ll reimburse", "'ll be credited", "'ll reverse"};
   c.fallback_reply =
       "Thank you for contacting us. Your request has been passed to a specialist, who will review it and contact you "
       "with the next steps. Please never share full card numbers, passwords or one-time codes in your messages.";
@@ -296,6 +317,21 @@ void from_json(const json& j, Config& c) {
         throw std::invalid_argument("policy.max_reply_bytes must be an integer from 100 to 100000");
       }
       c.max_reply_bytes = v.get<std::size_t>();
+    } else if (k == "risk_levels") {
+      if (!v.is_object()) throw std::invalid_argument("policy.risk_levels must be an object");
+      for (auto it2 = v.begin(); it2 != v.end(); ++it2) {
+        if (!it2->is_number() || it2->get<double>() <= 0 || it2->get<double>() > 1) {
+          throw std::invalid_argument("policy.risk_levels." + it2.key() + " must be a number above 0 and at most 1");
+        }
+        if (it2.key() == "medium") {
+          c.risk_levels.medium = it2->get<double>();
+        } else if (it2.key() == "high") {
+          c.risk_levels.high = it2->get<double>();
+        } else {
+          throw std::invalid_argument("policy.risk_levels." + it2.key() + ": unknown key (medium, high)");
+        }
+      }
+      if (c.risk_levels.medium > c.risk_levels.high) throw std::invalid_argument("policy.risk_levels: medium must not be above high");
     } else if (k == "fallback_reply") {
       if (!v.is_string() || v.get_ref<const std::string&>().empty()) throw std::invalid_argument("policy.fallback_reply must be a non-empty string");
       c.fallback_reply = v.get<std::string>();
@@ -325,6 +361,7 @@ json to_json(const Config& c) {
   for (const auto& [k, v] : c.auto_approve_limits) limits[k] = v;
   return json{{"actions", actions},           {"allowed_actions", allowed},     {"auto_approve_limits", limits},
               {"forbidden_reply_phrases", c.forbidden_reply_phrases}, {"max_reply_bytes", c.max_reply_bytes},
+              {"risk_levels", {{"medium", c.risk_levels.medium}, {"high", c.risk_levels.high}}},
               {"fallback_reply", c.fallback_reply}};
 }
 
@@ -341,6 +378,12 @@ json to_json(const Action& a) {
 
 json to_json(const Violation& v) {
   return json{{"agent", v.agent}, {"code", v.code}, {"field", v.field}, {"message", v.message}};
+}
+
+CaseState initial_state(const cases::Payload& payload) {
+  CaseState s;
+  if (payload.transaction && payload.transaction->card_last4) s.card_last4s.push_back(*payload.transaction->card_last4);
+  return s;
 }
 
 void CaseState::withhold_approvals() {
@@ -375,14 +418,38 @@ json CaseState::context() const {
 
 namespace {
 
-// Length of a Unicode space or dash at s[i] (UTF-8), 0 if none: they separate digits as ASCII
-// spaces and dashes do, so "4111\u00A01111" is one run.
+// Length of a Unicode space, dash or invisible hyphen at s[i] (UTF-8), 0 if none: they join digits
+// as ASCII spaces and dashes do, so "4111\u00A01111" is one run.
 std::size_t unicode_separator(std::string_view s, std::size_t i) {
   const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
-  if (b(0) == 0xC2 && b(1) == 0xA0) return 2;                                                      // no-break space
-  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x95) || b(2) == 0xAF)) return 3;  // spaces, dashes
-  if (b(0) == 0xE2 && b(1) == 0x88 && b(2) == 0x92) return 3;                                      // minus sign
+  if (b(0) == 0xC2 && (b(1) == 0xA0 || b(1) == 0xAD)) return 2;  // no-break space, soft hyphen
+  if (b(0) == 0xE2 && b(1) == 0x80 && ((b(2) >= 0x80 && b(2) <= 0x95) || b(2) == 0xA8 || b(2) == 0xA9 || b(2) == 0xAF)) {
+    return 3;  // spaces, hyphens and dashes, line and paragraph separators, narrow no-break space
+  }
+  if (b(0) == 0xE2 && b(1) == 0x88 && b(2) == 0x92) return 3;  // minus sign
+  if (b(0) == 0xE3 && b(1) == 0x80 && b(2) == 0x80) return 3;  // ideographic space
+  if (b(0) == 0xEF && b(1) == 0xBC && b(2) == 0x8D) return 3;  // fullwidth hyphen-minus
   return 0;
+}
+
+// A fullwidth digit (U+FF10..U+FF19) at s[i]: its value, or -1.
+int fullwidth_digit(std::string_view s, std::size_t i) {
+  if (i + 2 < s.size() && static_cast<unsigned char>(s[i]) == 0xEF && static_cast<unsigned char>(s[i + 1]) == 0xBC) {
+    const auto c = static_cast<unsigned char>(s[i + 2]);
+    if (c >= 0x90 && c <= 0x99) return c - 0x90;
+  }
+  return -1;
+}
+
+// Characters that would let a reply hide or reorder text: C0 and C1 controls (a newline is
+// fine), DEL, and the bidirectional overrides and isolates.
+bool hidden_control(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0; };
+  if ((b(0) < 0x20 && s[i] != '\n') || b(0) == 0x7F) return true;
+  if (b(0) == 0xC2 && b(1) >= 0x80 && b(1) <= 0x9F) return true;
+  if (b(0) == 0xE2 && b(1) == 0x80 && b(2) >= 0xAA && b(2) <= 0xAE) return true;
+  if (b(0) == 0xE2 && b(1) == 0x81 && b(2) >= 0xA6 && b(2) <= 0xA9) return true;
+  return false;
 }
 
 bool is_space(char c) {
@@ -393,11 +460,24 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-// An ISO date (2026-11-20) at s[i], not part of a longer number: a date is not an account number.
+bool is_joiner(char c) {
+  return is_space(c) || c == '-' || c == '.';
+}
+
+// A real ISO date (2026-11-20: month 01-12, day 01-31) at s[i] that stands alone: no digits
+// joined to it on either side. A date is not an account number; "4539-14-88-0343" is.
 bool iso_date_at(std::string_view s, std::size_t i) {
   auto d = [&](std::size_t k) { return i + k < s.size() && is_digit(s[i + k]); };
-  return d(0) && d(1) && d(2) && d(3) && i + 4 < s.size() && s[i + 4] == '-' && d(5) && d(6) && i + 7 < s.size() &&
-         s[i + 7] == '-' && d(8) && d(9) && !d(10) && (i == 0 || !is_digit(s[i - 1]));
+  if (!(d(0) && d(1) && d(2) && d(3) && i + 4 < s.size() && s[i + 4] == '-' && d(5) && d(6) && i + 7 < s.size() &&
+        s[i + 7] == '-' && d(8) && d(9) && !d(10))) {
+    return false;
+  }
+  const int month = (s[i + 5] - '0') * 10 + (s[i + 6] - '0');
+  const int day = (s[i + 8] - '0') * 10 + (s[i + 9] - '0');
+  if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+  if (i > 0 && (is_digit(s[i - 1]) || (is_joiner(s[i - 1]) && i > 1 && is_digit(s[i - 2])))) return false;
+  if (i + 10 < s.size() && is_joiner(s[i + 10]) && d(11)) return false;
+  return true;
 }
 
 }  // namespace
@@ -407,7 +487,9 @@ std::vector<std::string> Policy::reply_problems(std::string_view reply, std::spa
   if (reply.empty()) out.emplace_back("the reply is empty");
   if (reply.size() > config_.max_reply_bytes) out.push_back(fmt::format("the reply is over {} bytes", config_.max_reply_bytes));
   // One pass: the text folded for phrase matching (lower case, whitespace runs as one space,
-  // U+2019 as an apostrophe), and the runs of digits with their separators dropped.
+  // U+2019 as an apostrophe, invisible hyphens dropped), and the runs of digits with their joiners
+  // dropped: spaces, dashes, and a dot followed by three or more digits ("4111.1111"; not the
+  // decimals of "42.50").
   std::string folded;
   folded.reserve(reply.size());
   std::string run;
@@ -423,18 +505,28 @@ std::vector<std::string> Policy::reply_problems(std::string_view reply, std::spa
   for (std::size_t i = 0; i < reply.size(); ++i) {
     const char c = reply[i];
     const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\n') || u == 0x7F) control = true;
+    if (hidden_control(reply, i)) control = true;
     if (run.empty() && iso_date_at(reply, i)) {
       folded.append(reply.substr(i, 10));
       i += 9;
       continue;
     }
+    if (const int f = fullwidth_digit(reply, i); f >= 0) {
+      run.push_back(static_cast<char>('0' + f));
+      folded.push_back(static_cast<char>('0' + f));
+      i += 2;
+      continue;
+    }
     if (is_digit(c)) {
       run.push_back(c);
     } else if (const std::size_t n = unicode_separator(reply, i); n > 0) {
-      if (!folded.empty() && folded.back() != ' ') folded.push_back(' ');
+      const bool soft_hyphen = n == 2 && static_cast<unsigned char>(reply[i + 1]) == 0xAD;
+      if (!soft_hyphen && !folded.empty() && folded.back() != ' ') folded.push_back(' ');
       i += n - 1;
       continue;
+    } else if (c == '.' && !run.empty() && i + 3 < reply.size() && is_digit(reply[i + 1]) && is_digit(reply[i + 2]) &&
+               is_digit(reply[i + 3])) {
+      // joins: a dotted card or account number
     } else if (!is_space(c) && c != '-') {
       end_run();
     }
@@ -452,11 +544,10 @@ std::vector<std::string> Policy::reply_problems(std::string_view reply, std::spa
   for (const auto& phrase : config_.forbidden_reply_phrases) {
     if (folded.find(lower(phrase)) != std::string::npos) out.push_back("the reply promises an outcome (\"" + phrase + "\")");
   }
-  // Card and account numbers: six or more digits in a row, spaces and dashes between them counted
-  // as part of the run.
+  // Card and account numbers: six or more digits in a row, joiners counted as part of the run.
   if (longest >= 6) out.push_back(fmt::format("the reply contains a run of {} digits (a card or account number?)", longest));
   if (last4) out.emplace_back("the reply contains the card's last four digits");
-  if (control) out.emplace_back("the reply contains a control character");
+  if (control) out.emplace_back("the reply contains a control character or a bidirectional override");
   return out;
 }
 
@@ -477,25 +568,26 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
     if (kind == "classifier") {
       p = check_classifier(result);
     } else if (kind == "fraud_reviewer") {
-      p = check_fraud_reviewer(result);
+      p = check_fraud_reviewer(result, config_.risk_levels);
     } else if (kind == "response_drafter") {
       Obj o(result, "");
       std::string reply = string_at(o.need("reply"), "reply", config_.max_reply_bytes);
-      const std::string tmpl = string_at(o.need("template"), "template", 64);
+      const std::string tmpl = ident(o.need("template"), "template");
       string_at(o.need("next_step"), "next_step", 300);
       string_at(o.need("model"), "model", 100);
       o.done();
-      for (auto& problem : reply_problems(reply, payload)) violation("unsafe_reply", "reply", std::move(problem));
+      for (auto& problem : reply_problems(reply, state.card_last4s)) violation("unsafe_reply", "reply", std::move(problem));
       p.summary = "reply template=" + tmpl;
       p.commit = [reply = std::move(reply)](CaseState& s) { s.reply = reply; };
     } else if (kind == "escalation") {
       Obj o(result, "");
       Obj r(o.need("review"), "review");
-      const std::string queue = string_at(r.need("queue"), "review.queue", 64);
+      const std::string queue = ident(r.need("queue"), "review.queue");
       const std::string priority = one_of(r.need("priority"), "review.priority", kPriorities);
-      string_at(r.need("summary"), "review.summary", 1000);
+      std::string summary = string_at(r.need("summary"), "review.summary", 1000);
       const auto& evidence = arr(r.need("evidence"), "review.evidence", 20);
-      for (std::size_t i = 0; i < evidence.size(); ++i) string_at(evidence[i], fmt::format("review.evidence[{}]", i), 300);
+      json evidence_copy = json::array();
+      for (std::size_t i = 0; i < evidence.size(); ++i) evidence_copy.push_back(string_at(evidence[i], fmt::format("review.evidence[{}]", i), 300));
       const auto& awaiting = arr(r.need("actions_awaiting_approval"), "review.actions_awaiting_approval", 20);
       std::vector<Action> listed;
       for (std::size_t i = 0; i < awaiting.size(); ++i) {
@@ -508,7 +600,11 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
       }
       const std::string sla = string_at(r.need("sla_deadline"), "review.sla_deadline", 40);
       if (!parse_rfc3339(sla)) throw FieldError{"review.sla_deadline", "must be an RFC 3339 timestamp"};
-      if (const json* u = r.opt("underwriting"); u && !u->is_object()) throw FieldError{"review.underwriting", "must be an object"};
+      const json* underwriting = r.opt("underwriting");
+      if (underwriting && !underwriting->is_object()) throw FieldError{"review.underwriting", "must be an object"};
+      if (underwriting && underwriting->dump().size() > kMaxUnderwritingBytes) {
+        throw FieldError{"review.underwriting", fmt::format("must be at most {} bytes of JSON", kMaxUnderwritingBytes)};
+      }
       r.done();
       std::string reply = string_at(o.need("reply"), "reply", config_.max_reply_bytes);
       string_at(o.need("model"), "model", 100);
@@ -522,9 +618,17 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
         violation("review_mismatch", "review.actions_awaiting_approval",
                   fmt::format("lists {} action(s); the policy holds {} pending", listed.size(), state.pending.size()));
       }
-      for (auto& problem : reply_problems(reply, payload)) violation("unsafe_reply", "reply", std::move(problem));
+      for (auto& problem : reply_problems(reply, state.card_last4s)) violation("unsafe_reply", "reply", std::move(problem));
       p.summary = fmt::format("review queue={} priority={} sla_deadline={}", queue, priority, sla);
-      json review = result.at("review");
+      // Keep the checked values, not the agent's document: nothing unchecked reaches the case.
+      json review{{"queue", queue},
+                  {"priority", priority},
+                  {"summary", std::move(summary)},
+                  {"evidence", std::move(evidence_copy)},
+                  {"actions_awaiting_approval", json::array()},
+                  {"sla_deadline", sla}};
+      for (const auto& a : state.pending) review["actions_awaiting_approval"].push_back(to_json(a));
+      if (underwriting) review["underwriting"] = *underwriting;
       p.commit = [reply = std::move(reply), review = std::move(review)](CaseState& s) mutable {
         s.reply = std::move(reply);
         s.review = std::move(review);
@@ -546,6 +650,7 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
   };
   std::vector<Decided> decided;
   const auto stated = payload.stated_amounts();
+  const auto structured = payload.structured_amounts();
   for (std::size_t i = 0; i < p.proposed.size(); ++i) {
     const Action& a = p.proposed[i];
     const std::string field = kind == "classifier" ? "payment_decision" : fmt::format("actions[{}]", i);
@@ -578,8 +683,11 @@ Verdict Policy::apply(std::string_view kind, const json& result, const cases::Pa
       }
       continue;
     }
+    // Automatic approval needs an amount the bank's own systems sent (a transaction, a payment):
+    // an amount that only the customer's message states always goes to a person.
     const auto limit = config_.auto_approve_limits.find(a.amount->currency);
-    decided.push_back({a, limit != config_.auto_approve_limits.end() && a.amount->minor <= limit->second});
+    const bool backed = std::find(structured.begin(), structured.end(), *a.amount) != structured.end();
+    decided.push_back({a, backed && limit != config_.auto_approve_limits.end() && a.amount->minor <= limit->second});
   }
   if (!v.ok()) return v;
   p.commit(state);

@@ -98,6 +98,15 @@ TEST(Policy, SchemaViolationsNameTheFieldAndChangeNothing) {
       {"response_drafter", [] { return json{{"reply", 5}, {"template", "x"}, {"next_step", "x"}, {"model", "m"}}; }, "reply"},
       {"response_drafter", [] { return json{{"reply", "Hello"}, {"template", "x"}, {"model", "m"}}; }, "next_step"},
       {"escalation", [] { return json{{"reply", "We will look at it."}, {"model", "m"}}; }, "review"},
+      // Untrusted names never come back verbatim, and agent-given names are identifiers.
+      {"classifier", [] { auto j = classifier("fraud"); j["Jane Doe 4111 1111 1111 1111"] = 1; return j; }, "<unnamed>"},
+      {"fraud_reviewer",
+       [] {
+         auto j = reviewer("high", 0.8);
+         j["reasons"][0]["rule"] = "customer Jane Doe";
+         return j;
+       },
+       "reasons[0].rule"},
   };
   const Policy policy(default_config());
   for (const auto& r : rows) {
@@ -154,25 +163,39 @@ TEST(Policy, ActionsFollowTheAllowlistAndTheLimits) {
   }
 }
 
+cases::Payload with_transaction(std::int64_t minor, const char* currency = "USD") {
+  auto p = support("Please refund the duplicate charge.");
+  p.transaction = cases::Transaction{};
+  p.transaction->amount = {minor, currency};
+  return p;
+}
+
 TEST(Policy, AutoApproveLimitsAreInclusiveAndPerCurrency) {
   auto config = default_config();
   config.auto_approve_limits["USD"] = 5000;
   const Policy policy(config);
   for (auto [minor, approved] : {std::pair{5000, true}, std::pair{5001, false}}) {
     CaseState s;
-    const auto message = minor == 5000 ? "Refund $50.00 please" : "Refund $50.01 please";
-    ASSERT_TRUE(policy.apply("classifier", classifier("card_dispute"), support(message), s).ok());
-    ASSERT_TRUE(
-        policy.apply("fraud_reviewer", reviewer("low", 0.1, json::array({action("refund", minor)})), support(message), s).ok());
+    const auto p = with_transaction(minor);
+    ASSERT_TRUE(policy.apply("classifier", classifier("card_dispute"), p, s).ok());
+    ASSERT_TRUE(policy.apply("fraud_reviewer", reviewer("low", 0.1, json::array({action("refund", minor)})), p, s).ok());
     EXPECT_EQ(s.approved.size(), approved ? 1u : 0u) << minor;
     EXPECT_EQ(s.pending.size(), approved ? 0u : 1u) << minor;
   }
+  // Within the limit, but stated only in the customer's own words: a person decides.
+  CaseState typed;
+  ASSERT_TRUE(policy.apply("classifier", classifier("balance_and_fees"), support("Please refund the $25.00 fee"), typed).ok());
+  ASSERT_TRUE(policy.apply("fraud_reviewer", reviewer("low", 0.1, json::array({action("refund", 2500)})),
+                           support("Please refund the $25.00 fee"), typed)
+                  .ok());
+  EXPECT_TRUE(typed.approved.empty());
+  EXPECT_EQ(typed.pending.size(), 1u);
   // A limit in another currency approves nothing in this one.
   config.auto_approve_limits = {{"EUR", 100000}};
   const Policy eur(config);
   CaseState s;
-  ASSERT_TRUE(eur.apply("classifier", classifier("card_dispute"), support("Refund $1.00"), s).ok());
-  ASSERT_TRUE(eur.apply("fraud_reviewer", reviewer("low", 0.1, json::array({action("refund", 100)})), support("Refund $1.00"), s).ok());
+  ASSERT_TRUE(eur.apply("classifier", classifier("card_dispute"), with_transaction(100), s).ok());
+  ASSERT_TRUE(eur.apply("fraud_reviewer", reviewer("low", 0.1, json::array({action("refund", 100)})), with_transaction(100), s).ok());
   EXPECT_TRUE(s.approved.empty());
 }
 
@@ -236,6 +259,15 @@ TEST(Policy, ReplyRules) {
       {"Your reference is 12345.", true},                       // five digits
       {"Call 4417-12 now.", false},                             // the last four inside a run
       {"Line one\u0007", false},                               // a control character
+      {"Card 4539-14-88-0343-64-67 is blocked.", false},        // digits dressed up as dates
+      {"Card 4111.1111.1111.1111 is blocked.", false},          // dotted
+      {"Amounts 42.50 USD and 1.250 KWD.", true},               // decimals are not joined
+      {"Dated 2026-13-45.", false},                             // not a real date: eight digits
+      {"Card \uFF14\uFF11\uFF11\uFF11\uFF11\uFF11 used.", false},  // fullwidth digits
+      {"We'll refund it.", false},                              // contraction
+      {"We will ref\u00ADund it.", false},                      // soft hyphen inside a phrase
+      {"Hello \u202Eolleh", false},                            // bidirectional override
+      {"Next\u0085line", false},                               // C1 control
   };
   for (const auto& r : rows) EXPECT_EQ(policy.reply_problems(r.reply, p).empty(), r.ok) << r.reply;
   CaseState s;

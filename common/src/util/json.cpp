@@ -47,7 +47,14 @@ const json& StrictObject::need(std::string_view key) {
 
 void StrictObject::done() const {
   for (auto it = j_.begin(); it != j_.end(); ++it) {
-    if (std::find(seen_.begin(), seen_.end(), it.key()) == seen_.end()) throw FieldError{field(it.key()), "unknown field"};
+    if (std::find(seen_.begin(), seen_.end(), it.key()) != seen_.end()) continue;
+    // The key is untrusted text that errors, logs and final cases repeat: name it only when it
+    // looks like a field name.
+    const auto& k = it.key();
+    const bool plain = !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    throw FieldError{plain ? field(k) : field("<unnamed>"), plain ? "unknown field" : "unknown field (its name is not shown)"};
   }
 }
 

@@ -73,6 +73,9 @@ struct Payload {
   // Every amount the case itself states: the transaction's, the payment's, the requested loan
   // amount and the amounts written in the message.
   std::vector<money::Money> stated_amounts() const;
+  // Only the amounts in structured fields (transaction, payment, application): what the bank's own
+  // systems sent, as opposed to what a customer typed.
+  std::vector<money::Money> structured_amounts() const;
 };
 
 // Strict parse of payload JSON; errors are kInvalidField with field "payload.<path>" (or kMalformed

@@ -30,12 +30,24 @@ struct ActionRule {
   friend bool operator==(const ActionRule&, const ActionRule&) = default;
 };
 
+// Score thresholds of the risk levels. The broker acts on the higher of the level a reviewer
+// declares and the level its score reaches here.
+struct RiskLevels {
+  double medium = 0.3;
+  double high = 0.6;
+  friend bool operator==(const RiskLevels&, const RiskLevels&) = default;
+};
+
+// The largest underwriting summary an escalation result may carry, as JSON text.
+inline constexpr std::size_t kMaxUnderwritingBytes = 8192;
+
 struct Config {
   std::map<std::string, ActionRule> actions;                          // every action type there is
   std::map<std::string, std::vector<std::string>> allowed_actions;    // intent -> action types
   std::map<std::string, std::int64_t> auto_approve_limits;            // currency -> max minor units
   std::vector<std::string> forbidden_reply_phrases;                   // matched case-insensitively
   std::size_t max_reply_bytes = 2000;
+  RiskLevels risk_levels;
   // The customer reply when the escalation agent's own result is refused.
   std::string fallback_reply;
   friend bool operator==(const Config&, const Config&) = default;
@@ -73,6 +85,8 @@ struct CaseState {
   std::vector<Violation> violations;
   std::optional<std::string> reply;
   nlohmann::json review;  // the escalation agent's review item; null until then
+  // Card last four digits no reply may contain: the transaction's and the classifier's.
+  std::vector<std::string> card_last4s;
 
   // Refuse everything approved so far: a person reviews the whole case.
   void withhold_approvals();
@@ -87,6 +101,9 @@ struct Verdict {
   std::string summary;                // one line for the trail, no customer text
   bool ok() const { return violations.empty(); }
 };
+
+// The state of a case before any agent: knows the transaction's card last four.
+CaseState initial_state(const cases::Payload& payload);
 
 // Kinds with an output schema; a workflow may only route to these.
 bool knows_kind(std::string_view kind) noexcept;

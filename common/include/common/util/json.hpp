@@ -54,7 +54,9 @@ struct FieldError {
 // The member, or nullptr when it is absent or null (null counts as absent).
 const json* member(const json& object, std::string_view key);
 
-// One JSON object read strictly: a key that was not asked for by done() is "unknown field".
+// One JSON object read strictly: a key that was not asked for by done() is "unknown field" (named
+// only when it is 1-64 characters of A-Z a-z 0-9 _ -; anything else is "<unnamed>", so untrusted
+// keys never reach errors, logs or results).
 // path names the object in errors ("payload.transaction"); keys are "<path>.<key>", or "<key>"
 // for an empty path.
 class StrictObject final {
