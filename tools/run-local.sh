@@ -6,6 +6,7 @@ set -euo pipefail
 
 BUILD=${1:-build}
 CLIENT_PORT=${CASEBUS_CLIENT_PORT:-7101}
+HTTP_PORT=${CASEBUS_HTTP_PORT:-8080}
 AGENT_PORT=${CASEBUS_AGENT_PORT:-7102}
 CLIENT_EP=tcp://127.0.0.1:$CLIENT_PORT
 AGENT_EP=tcp://127.0.0.1:$AGENT_PORT
@@ -43,9 +44,9 @@ stop_all() {
 trap 'stop_all; exit 0' INT TERM
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$CLIENT_PORT" "$AGENT_PORT"; do
+for port in "$CLIENT_PORT" "$AGENT_PORT" "$HTTP_PORT"; do
   if port_in_use "$port"; then
-    echo "run-local: port $port on 127.0.0.1 is in use (another casebus?). Set CASEBUS_CLIENT_PORT / CASEBUS_AGENT_PORT." >&2
+    echo "run-local: port $port on 127.0.0.1 is in use (another casebus?). Set CASEBUS_CLIENT_PORT / CASEBUS_AGENT_PORT / CASEBUS_HTTP_PORT." >&2
     exit 1
   fi
 done
@@ -72,12 +73,22 @@ for bin in "${AGENTS[@]}"; do
   fi
 done
 
+EDGE=$BUILD/edge/http/casebus-edge
+start casebus-edge "$EDGE" --config "$CONFIG_DIR/edge.json" --broker "$CLIENT_EP" --listen "127.0.0.1:$HTTP_PORT"
+for i in $(seq 1 50); do port_in_use "$HTTP_PORT" && break; sleep 0.1; done
+
 cat <<EOT
 
-casebus is running: broker on $CLIENT_EP (clients) and $AGENT_EP (agents),
+casebus is running: HTTP on http://127.0.0.1:$HTTP_PORT (casebus-edge, development tenant "dev"),
+broker on $CLIENT_EP (clients) and $AGENT_EP (agents),
 agents: $(for b in "${AGENTS[@]}"; do printf '%s ' "$(basename "$b")"; done)
 
-Submit a case from another terminal:
+Submit a case over HTTP from another terminal (the development tenant's bearer token):
+  curl -s -H 'Authorization: Bearer dev-token-not-for-production' -H 'Prefer: wait=5' \\
+    -d '{"kind":"support_message","channel":"web","customer_ref":"cust-10492","message":"I was charged twice on my debit card yesterday."}' \\
+    http://127.0.0.1:$HTTP_PORT/v1/cases
+
+or straight onto the bus:
   $CTL submit examples/charged-twice.json        # classifier -> fraud_reviewer -> response_drafter: resolved
   $CTL submit examples/unrecognised-merchant.json # high fraud risk: card frozen, escalated to a person
   $CTL submit examples/refund-request.json       # the refund waits for human approval

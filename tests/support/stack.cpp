@@ -15,6 +15,7 @@ std::string Binaries::fraud_reviewer() { return CASEBUS_FRAUD_REVIEWER_BIN; }
 std::string Binaries::response_drafter() { return CASEBUS_RESPONSE_DRAFTER_BIN; }
 std::string Binaries::escalation() { return CASEBUS_ESCALATION_BIN; }
 std::string Binaries::test_agent() { return CASEBUS_TEST_AGENT_BIN; }
+std::string Binaries::edge() { return CASEBUS_EDGE_BIN; }
 std::string Binaries::ctl() { return CASEBUSCTL_BIN; }
 
 std::string source_path(const std::string& relative) {
@@ -84,6 +85,14 @@ void Stack::start_banking_agents(const std::vector<std::string>& skip) {
     if (std::filesystem::exists(config)) args = {"--config", config};
     start_agent(std::string(kind) + "-1", args, binary);
   }
+}
+
+std::string Stack::all_stderr() const {
+  std::string s;
+  for (const auto& b : old_brokers_) s += b->stderr_text();
+  if (broker_) s += broker_->stderr_text();
+  for (const auto& a : agents_) s += a->stderr_text();
+  return s;
 }
 
 nlohmann::json Stack::stats() {

@@ -22,6 +22,7 @@ struct Binaries {
   static std::string response_drafter();
   static std::string escalation();
   static std::string test_agent();
+  static std::string edge();
   static std::string ctl();
 };
 
@@ -51,6 +52,8 @@ class Stack final {
   TempDir& dir() { return dir_; }
 
   nlohmann::json stats();
+  // The stderr of the broker and every agent so far.
+  std::string all_stderr() const;
   // Waits until the broker reports n registered workers of the kind.
   bool wait_workers(const std::string& kind, std::size_t n, std::chrono::milliseconds timeout = 10s);
   common::bus::Outcome submit(const std::string& envelope, std::chrono::milliseconds timeout = 10s);

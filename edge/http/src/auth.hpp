@@ -7,7 +7,8 @@
 //
 // Several v1= may appear while a key rotates; each tenant has up to two active secrets. The
 // signature is checked before the body is parsed, with a constant-time compare; a timestamp more
-// than max_skew away from now is stale; a signature already seen within the window is a replay.
+// than max_skew away from now is stale; a signature already seen within the window is a replay
+// (for requests that act: a GET or HEAD may repeat).
 // Bearer tokens are configured as SHA-256 hashes, so the config never holds a usable token.
 //
 // Not thread-safe (the replay cache): one Authenticator per io_context thread.

@@ -1,0 +1,177 @@
+#include "routes.hpp"
+
+#include "auth.hpp"
+
+#include "common/cases/money.hpp"
+#include "common/cases/payload.hpp"
+#include "common/redact/redact.hpp"
+#include "common/util/json.hpp"
+
+#include <cmath>
+
+namespace edge {
+namespace {
+
+using nlohmann::json;
+using common::json::FieldError;
+using common::json::member;
+
+constexpr Route kRoutes[] = {
+    {"/v1/cases", RouteKind::kCases, true},       {"/agent", RouteKind::kMessage, false},
+    {"/route", RouteKind::kMessage, false},       {"/dispatch", RouteKind::kMessage, false},
+    {"/validate", RouteKind::kValidate, false},   {"/lending-review", RouteKind::kLending, false},
+    {"/api/payments", RouteKind::kPayments, false},
+};
+
+std::string need_string(const json& j, const char* key) {
+  const json* v = member(j, key);
+  if (!v) throw FieldError{key, "missing required field"};
+  return common::json::string_at(*v, key, common::cases::kMaxMessageBytes);
+}
+
+std::string channel_of(const json& j) {
+  const json* v = member(j, "channel");
+  if (!v) return "web";
+  std::string c = common::json::string_at(*v, "channel", 32);
+  if (c == "mobile" || c == "app") c = "mobile_app";  // the seed Workers' word for it
+  return c;
+}
+
+// Redacts every free-text field of a payload in place; returns how many items were replaced.
+int redact_payload(json& p) {
+  int n = 0;
+  auto apply = [&](json* v) {
+    if (!v || !v->is_string()) return;
+    auto r = common::redact::redact(v->get_ref<const std::string&>());
+    n += r.total();
+    *v = std::move(r.text);
+  };
+  if (p.is_object()) {
+    apply(p.contains("message") ? &p["message"] : nullptr);
+    if (auto t = p.find("transaction"); t != p.end() && t->is_object()) apply(t->contains("merchant") ? &(*t)["merchant"] : nullptr);
+    if (auto t = p.find("payment"); t != p.end() && t->is_object()) apply(t->contains("reason") ? &(*t)["reason"] : nullptr);
+  }
+  return n;
+}
+
+// A Worker's message route: {"customer_id", "message" | "request_text", "channel"?} plus hints it
+// may add (intent, urgency, next_action, risk_level, agent_chain), which are ignored: the broker's
+// classifier and policy decide.
+json message_case(const json& j) {
+  static constexpr std::string_view kAllowed[] = {"customer_id", "message", "request_text", "channel", "intent",
+                                                  "urgency",     "next_action", "risk_level", "agent_chain"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) throw FieldError{"<body>", "unknown field"};
+  }
+  const json* m = member(j, "message");
+  if (!m) m = member(j, "request_text");
+  if (!m) throw FieldError{"message", "missing required field (or request_text)"};
+  return json{{"kind", "support_message"},
+              {"channel", channel_of(j)},
+              {"customer_ref", need_string(j, "customer_id")},
+              {"message", common::json::string_at(*m, "message", common::cases::kMaxMessageBytes)}};
+}
+
+// Seed 002's applicant: {"applicant_id", "income" (annual, whole units), "debt_to_income",
+// "employment_years", "currency"?, "product"?, "requested_amount"?, "documents"?}.
+json lending_case(const json& j) {
+  const std::string currency = member(j, "currency") ? common::json::string_at(j.at("currency"), "currency", 3) : "USD";
+  const auto exponent = common::money::exponent(currency);
+  if (!exponent) throw FieldError{"currency", "must be an active ISO 4217 currency code"};
+  auto minor_of = [&](const char* key) -> std::int64_t {
+    const double v = common::json::number_at(j.at(key), key, 0, 1e13);
+    return static_cast<std::int64_t>(std::llround(v * std::pow(10, *exponent)));
+  };
+  if (!member(j, "income")) throw FieldError{"income", "missing required field"};
+  json application{{"product", member(j, "product") ? j.at("product") : json("personal_loan")},
+                   {"currency", currency},
+                   {"annual_income_minor", minor_of("income")},
+                   {"debt_to_income", member(j, "debt_to_income") ? j.at("debt_to_income") : json(nullptr)},
+                   {"employment_years", member(j, "employment_years") ? j.at("employment_years") : json(nullptr)}};
+  if (member(j, "requested_amount")) application["requested_amount_minor"] = minor_of("requested_amount");
+  if (const json* d = member(j, "documents")) application["documents_provided"] = *d;
+  static constexpr std::string_view kAllowed[] = {"applicant_id", "income", "debt_to_income", "employment_years", "currency",
+                                                  "product", "requested_amount", "documents", "channel", "message"};
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) throw FieldError{"<body>", "unknown field"};
+  }
+  json p{{"kind", "loan_application"}, {"channel", channel_of(j)}, {"customer_ref", need_string(j, "applicant_id")}, {"application", application}};
+  if (const json* m = member(j, "message")) p["message"] = *m;
+  return p;
+}
+
+// Seed 003's Worker call: {"source"?, "customer_id", "message"?, "decision": {"action", "reason"?,
+// "amount_minor", "currency", "next_agent"?}}. The decision is another agent's proposal: it
+// becomes a payment_request, and the broker's own agents and policy decide again.
+json payments_case(const json& j) {
+  const json* d = member(j, "decision");
+  if (!d) throw FieldError{"decision", "missing required field"};
+  if (!d->is_object()) throw FieldError{"decision", "must be a JSON object"};
+  const std::string action = need_string(*d, "action");
+  const std::string type = action == "refund" ? "refund" : action == "authorize" || action == "retry" ? "card_payment" : "";
+  if (type.empty()) throw FieldError{"decision.action", "must be authorize, refund or retry (escalate needs no payment)"};
+  const json* minor = member(*d, "amount_minor");
+  const json* currency = member(*d, "currency");
+  if (!minor) throw FieldError{"decision.amount_minor", "missing required field"};
+  if (!currency) throw FieldError{"decision.currency", "missing required field"};
+  json payment{{"type", type}, {"amount_minor", *minor}, {"currency", *currency}};
+  if (const json* r = member(*d, "reason")) payment["reason"] = *r;
+  json p{{"kind", "payment_request"}, {"channel", channel_of(j)}, {"customer_ref", need_string(j, "customer_id")}, {"payment", payment}};
+  if (const json* m = member(j, "message")) p["message"] = *m;
+  else if (action == "retry") p["message"] = "Please retry the payment.";
+  return p;
+}
+
+}  // namespace
+
+const Route* find_route(std::string_view path) {
+  for (const auto& r : kRoutes) {
+    if (r.path == path) return &r;
+  }
+  return nullptr;
+}
+
+common::Result<BuiltCase> build_case(const Route& route, std::string_view body) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception&) {
+    return common::make_error(common::Errc::kMalformed, "", "the body is not valid JSON");
+  }
+  if (!j.is_object()) return common::make_error(common::Errc::kMalformed, "", "the body must be a JSON object");
+  BuiltCase out;
+  out.digest = to_hex(sha256(body));
+  try {
+    switch (route.kind) {
+      case RouteKind::kCases:
+      case RouteKind::kValidate: out.payload = std::move(j); break;
+      case RouteKind::kMessage: out.payload = message_case(j); break;
+      case RouteKind::kLending: out.payload = lending_case(j); break;
+      case RouteKind::kPayments: out.payload = payments_case(j); break;
+    }
+  } catch (const FieldError& e) {
+    return common::make_error(common::Errc::kInvalidField, e.field, e.message);
+  }
+  if (route.kind == RouteKind::kValidate) {
+    // Seed 002's cheap gate before any model call: the edge's checks only, no agents. A loan
+    // applicant in seed 002's shape, or a case payload.
+    if (!j.contains("kind")) {
+      try {
+        out.payload = lending_case(out.payload);
+      } catch (const FieldError& e) {
+        out.validation = json{{"ok", false}, {"field", e.field}, {"reason", e.message}};
+        return out;
+      }
+    }
+    auto parsed = common::cases::parse_payload(out.payload);
+    out.validation = parsed ? json{{"ok", true}} : json{{"ok", false}, {"field", parsed.error().field}, {"reason", parsed.error().message}};
+    return out;
+  }
+  auto parsed = common::cases::parse_payload(out.payload);
+  if (!parsed) return parsed.error();
+  out.customer_ref = parsed->customer_ref;
+  out.redactions = redact_payload(out.payload);
+  return out;
+}
+
+}  // namespace edge

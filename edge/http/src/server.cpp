@@ -1,0 +1,505 @@
+#include "server.hpp"
+
+#include "cases.hpp"
+#include "limits.hpp"
+#include "routes.hpp"
+
+#include "common/bus/client.hpp"
+#include "common/cases/payload.hpp"
+#include "common/util/ids.hpp"
+#include "common/util/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
+
+#include <optional>
+
+namespace edge {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace bus = common::bus;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+Response json_response(unsigned version, bool keep_alive, http::status status, std::string body) {
+  Response res{status, version};
+  res.set(http::field::server, "casebus-edge");
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::string error_body(std::string_view code, std::string_view message, std::string_view field = {}) {
+  json e{{"code", code}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  return json{{"error", e}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "wait=5" in a Prefer header (RFC 7240), bounded by max.
+std::chrono::seconds prefer_wait(std::string_view prefer, std::chrono::seconds max) {
+  const auto pos = prefer.find("wait=");
+  if (pos == std::string_view::npos) return std::chrono::seconds(0);
+  long v = 0;
+  for (std::size_t i = pos + 5; i < prefer.size() && prefer[i] >= '0' && prefer[i] <= '9' && v < 100000; ++i) v = v * 10 + (prefer[i] - '0');
+  return std::min(std::chrono::seconds(v), max);
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  Impl(net::io_context& io_, zmq::context_t& ctx, Settings s)
+      : io(io_),
+        settings(std::move(s)),
+        log(common::log::get("edge")),
+        acceptor(io),
+        bus(io, ctx, settings.broker_endpoint),
+        auth(credentials(settings), settings.auth),
+        cases(settings.max_cases, settings.case_retention, settings.idempotency_retention),
+        tls(net::ssl::context::tls_server) {
+    for (const auto& t : settings.tenants) limits.emplace(t.credentials.tenant, t.limits);
+    if (!settings.tls_certificate.empty()) {
+      tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                      net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+      tls.use_certificate_chain_file(settings.tls_certificate);
+      tls.use_private_key_file(settings.tls_private_key, net::ssl::context::pem);
+      use_tls = true;
+    }
+  }
+
+  static std::vector<TenantCredentials> credentials(const Settings& s) {
+    std::vector<TenantCredentials> out;
+    for (const auto& t : s.tenants) out.push_back(t.credentials);
+    return out;
+  }
+
+  net::io_context& io;
+  Settings settings;
+  std::shared_ptr<spdlog::logger> log;
+  tcp::acceptor acceptor;
+  bus::BusClient bus;
+  Authenticator auth;
+  RateLimiter limiter;
+  CaseTable cases;
+  std::unordered_map<std::string, TenantLimits> limits;
+  net::ssl::context tls;
+  bool use_tls = false;
+  bool stopping = false;
+  std::size_t connections = 0;
+  std::function<void()> on_idle;  // set while stopping: called when the last connection closes
+
+  // ---------------------------------------------------------------------------------------
+  // Connections
+
+  net::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      if (ec == net::error::operation_aborted || stopping) break;
+      if (ec) {
+        log->warn("accept failed err={}", ec.message());
+        continue;  // transient (EMFILE, ECONNABORTED): keep serving
+      }
+      ++connections;
+      net::co_spawn(io, connection(std::move(socket)), [self](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            self->log->error("connection failed err={}", ex.what());
+          }
+        }
+        if (--self->connections == 0 && self->on_idle) self->on_idle();
+      });
+    }
+  }
+
+  net::awaitable<void> connection(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    if (connections > settings.max_connections) {
+      // Over the cap: one short answer, then close, so that clients back off.
+      stream.expires_after(std::chrono::seconds(2));
+      auto res = json_response(11, false, http::status::service_unavailable,
+                               error_body("too_many_connections", "the edge holds its maximum number of connections"));
+      res.set(http::field::retry_after, "1");
+      co_await http::async_write(stream, res, kTuple);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
+    if (!use_tls) {
+      co_await serve(stream);
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), tls);
+    beast::get_lowest_layer(tls_stream).expires_after(settings.read_timeout);
+    auto [ec] = co_await tls_stream.async_handshake(net::ssl::stream_base::server, kTuple);
+    if (ec) {
+      log->debug("tls handshake failed err={}", ec.message());
+      co_return;
+    }
+    co_await serve(tls_stream);
+    beast::get_lowest_layer(tls_stream).expires_after(std::chrono::seconds(2));
+    co_await tls_stream.async_shutdown(kTuple);
+  }
+
+  // Requests on one connection, one at a time (HTTP/1.1 keep-alive).
+  template <class Stream>
+  net::awaitable<void> serve(Stream& stream) {
+    beast::flat_buffer buffer;
+    auto& lowest = beast::get_lowest_layer(stream);
+    while (!stopping) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      parser.body_limit(settings.max_body_bytes);
+      // Idle: waiting for the next request. Then the whole request (header and body) within the
+      // read timeout, so that a client sending a byte at a time cannot hold the connection.
+      lowest.expires_after(settings.idle_timeout);
+      auto [ec0, n0] = co_await http::async_read_some(stream, buffer, parser, kTuple);
+      if (!ec0 && !parser.is_done()) {
+        lowest.expires_after(settings.read_timeout);
+        auto [ec1, n1] = co_await http::async_read(stream, buffer, parser, kTuple);
+        ec0 = ec1;
+      }
+      if (ec0 == http::error::end_of_stream || ec0 == net::error::eof || ec0 == net::error::connection_reset) co_return;
+      if (ec0 == beast::error::timeout) {
+        log->debug("connection timed out");
+        co_return;
+      }
+      if (ec0) {
+        const bool too_large = ec0 == http::error::body_limit;
+        const bool header_large = ec0 == http::error::header_limit;
+        auto res = json_response(11, false,
+                                 too_large      ? http::status::payload_too_large
+                                 : header_large ? http::status::request_header_fields_too_large
+                                                : http::status::bad_request,
+                                 too_large      ? error_body("too_large", fmt::format("the body is over {} bytes", settings.max_body_bytes))
+                                 : header_large ? error_body("headers_too_large", fmt::format("the headers are over {} bytes", settings.max_header_bytes))
+                                                : error_body("bad_request", "the request is not valid HTTP/1.1"));
+        lowest.expires_after(std::chrono::seconds(2));
+        co_await http::async_write(stream, res, kTuple);
+        co_return;
+      }
+      Request req = parser.release();
+      const auto started = Clock::now();
+      Response res = co_await handle(req);
+      res.keep_alive(res.keep_alive() && req.keep_alive() && !stopping);
+      log->debug("request method={} target_len={} status={} ms={:.3f}", std::string(req.method_string()), req.target().size(),
+                 res.result_int(), std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      lowest.expires_after(settings.read_timeout);
+      auto [ew, nw] = co_await http::async_write(stream, res, kTuple);
+      if (ew || !res.keep_alive()) co_return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Requests
+
+  net::awaitable<Response> handle(Request& req) {
+    const unsigned v = req.version();
+    const bool ka = req.keep_alive();
+    auto reply = [&](http::status s, std::string body) { return json_response(v, ka, s, std::move(body)); };
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+
+    if (path == "/healthz" && req.method() == http::verb::get) co_return reply(http::status::ok, R"({"status":"ok"})");
+    if (path == "/readyz" && req.method() == http::verb::get) co_return co_await readyz(v, ka);
+
+    const Route* route = find_route(path);
+    const bool case_get = path.starts_with("/v1/cases/") && path.size() > 10;
+    if (!route && !case_get) co_return reply(http::status::not_found, error_body("not_found", "no such resource"));
+    if (route && req.method() != http::verb::post) {
+      auto res = reply(http::status::method_not_allowed, error_body("method_not_allowed", "use POST"));
+      res.set(http::field::allow, "POST");
+      co_return res;
+    }
+    if (case_get && req.method() != http::verb::get) {
+      auto res = reply(http::status::method_not_allowed, error_body("method_not_allowed", "use GET"));
+      res.set(http::field::allow, "GET");
+      co_return res;
+    }
+
+    // Who is calling, before anything looks at the body.
+    AuthResult who;
+    if (auto sig = req.find("X-Casebus-Signature"); sig != req.end()) {
+      auto tenant = req.find("X-Casebus-Tenant");
+      who = auth.verify_signature(tenant == req.end() ? std::string_view{} : std::string_view(tenant->value()), sig->value(),
+                                  req.method_string(), path, req.body(), unix_now());
+    } else if (auto authz = req.find(http::field::authorization); authz != req.end()) {
+      who = auth.verify_bearer(authz->value());
+    } else {
+      who.error = AuthError::kMissing;
+      who.message = "send X-Casebus-Tenant and X-Casebus-Signature, or Authorization: Bearer";
+    }
+    if (!who.ok()) {
+      log->info("request refused status={} code={}", who.error == AuthError::kOverloaded ? 503 : 401, to_string(*who.error));
+      if (*who.error == AuthError::kOverloaded) {
+        auto res = reply(http::status::service_unavailable, error_body(to_string(*who.error), who.message));
+        res.set(http::field::retry_after, "1");
+        co_return res;
+      }
+      auto res = reply(http::status::unauthorized, error_body(to_string(*who.error), who.message));
+      res.set(http::field::www_authenticate, "Bearer");
+      co_return res;
+    }
+    const TenantLimits& lim = limits.at(who.tenant);
+    std::chrono::seconds retry_after{1};
+    if (!limiter.take("t\n" + who.tenant, lim.rate_per_s, lim.burst, Clock::now(), retry_after)) {
+      co_return too_many(v, ka, "rate_limited", "the tenant's request rate is over its limit", retry_after);
+    }
+    if (case_get) co_return get_case(v, ka, std::string(path.substr(10)), who.tenant);
+
+    // The body: JSON, then the route's shape, then the case schema, errors naming the field.
+    auto built = build_case(*route, req.body());
+    if (!built) co_return reply(http::status::bad_request, error_body(common::to_string(built.error().code), built.error().message, built.error().field));
+    if (route->kind == RouteKind::kValidate) co_return reply(http::status::ok, built->validation.dump());
+    if (!limiter.take("c\n" + who.tenant + "\n" + built->customer_ref, lim.customer_rate_per_s, lim.customer_burst, Clock::now(),
+                      retry_after)) {
+      co_return too_many(v, ka, "rate_limited", "this customer's request rate is over its limit", retry_after);
+    }
+    if (cases.in_flight(who.tenant) >= lim.max_in_flight) {
+      co_return too_many(v, ka, "too_many_in_flight", "the tenant has its maximum number of cases in progress",
+                         std::chrono::seconds(1));
+    }
+    std::string trace;
+    if (auto tp = req.find("traceparent"); tp != req.end()) {
+      trace = std::string(tp->value());
+      if (!common::valid_traceparent(trace)) {
+        co_return reply(http::status::bad_request, error_body("invalid_field", "not a W3C traceparent", "traceparent"));
+      }
+    } else {
+      trace = common::new_traceparent();
+    }
+    std::string idempotency_key;
+    if (auto ik = req.find("Idempotency-Key"); ik != req.end()) {
+      idempotency_key = std::string(ik->value());
+      if (idempotency_key.empty() || idempotency_key.size() > 256 ||
+          std::any_of(idempotency_key.begin(), idempotency_key.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+        co_return reply(http::status::bad_request,
+                        error_body("invalid_field", "1 to 256 bytes, no control characters", "Idempotency-Key"));
+      }
+    }
+    const std::chrono::seconds wait = route->waits ? prefer_wait(req[http::field::prefer], settings.max_wait) : settings.max_wait;
+    co_return co_await submit(v, ka, who.tenant, std::move(*built), std::move(trace), std::move(idempotency_key), wait);
+  }
+
+  Response too_many(unsigned v, bool ka, std::string_view code, std::string_view message, std::chrono::seconds retry_after) {
+    auto res = json_response(v, ka, http::status::too_many_requests, error_body(code, message));
+    res.set(http::field::retry_after, std::to_string(retry_after.count()));
+    return res;
+  }
+
+  Response get_case(unsigned v, bool ka, const std::string& id, const std::string& tenant) {
+    cases.expire(Clock::now());
+    const auto* e = cases.find(id, tenant);
+    // Another tenant's case is answered exactly like one that does not exist.
+    if (!e) return json_response(v, ka, http::status::not_found, error_body("not_found", "no such case"));
+    if (e->finished) return json_response(v, ka, http::status::ok, e->final_json);
+    return json_response(v, ka, http::status::ok, json{{"case_id", id}, {"status", "in_progress"}}.dump());
+  }
+
+  // Shared between a request and the bus callbacks, which may outlive the request.
+  struct Pending {
+    explicit Pending(net::io_context& io) : signal(io) { signal.expires_at(net::steady_timer::time_point::max()); }
+    net::steady_timer signal;  // cancelled to wake the request
+    bool answered = false;     // accepted, rejected or timed out
+    std::string case_id;
+    std::optional<bus::Outcome> refused;
+  };
+
+  net::awaitable<Response> submit(unsigned v, bool ka, const std::string& tenant, BuiltCase built, std::string trace,
+                                  std::string idempotency_key, std::chrono::seconds wait) {
+    const auto now = Clock::now();
+    if (!idempotency_key.empty()) {
+      std::string existing;
+      switch (cases.claim(tenant, idempotency_key, built.digest, now, existing)) {
+        case CaseTable::Claim::kNew:
+          break;
+        case CaseTable::Claim::kInProgress: {
+          auto res = json_response(v, ka, http::status::conflict,
+                                   error_body("in_progress", "a request with this Idempotency-Key is being submitted"));
+          res.set(http::field::retry_after, "1");
+          co_return res;
+        }
+        case CaseTable::Claim::kConflict:
+          co_return json_response(v, ka, http::status::unprocessable_entity,
+                                  error_body("idempotency_key_reused", "this Idempotency-Key was used with a different body",
+                                             "Idempotency-Key"));
+        case CaseTable::Claim::kExisting:
+          co_return co_await await_final(v, ka, tenant, existing, trace, wait);
+      }
+    }
+    json envelope{{"v", 1}, {"type", "case"}, {"tenant", tenant}, {"to", settings.workflow}, {"trace", trace}, {"payload", std::move(built.payload)}};
+    if (!idempotency_key.empty()) envelope["idempotency_key"] = idempotency_key;
+    auto pending = std::make_shared<Pending>(io);
+    auto self = shared_from_this();
+    bus.submit(
+        envelope.dump(-1, ' ', false, json::error_handler_t::replace), settings.case_deadline + std::chrono::seconds(5),
+        [self, pending, tenant](bus::Outcome o) {
+          if (o.status == bus::Outcome::Status::kCompleted) {
+            self->cases.finished(o.case_id.empty() ? pending->case_id : o.case_id, std::move(o.body), Clock::now());
+          } else if (!pending->case_id.empty()) {
+            // Accepted, but no final case in time: tell whoever asks later.
+            self->cases.finished(pending->case_id,
+                                 json{{"case_id", pending->case_id}, {"status", "unknown"},
+                                      {"error", {{"code", "timeout"}, {"message", "the broker did not send the final case in time"}}}}
+                                     .dump(),
+                                 Clock::now());
+          } else if (!pending->answered) {
+            pending->refused = std::move(o);
+          }
+          pending->answered = true;
+          pending->signal.cancel();
+        },
+        [self, pending, tenant](const std::string& case_id) {
+          pending->case_id = case_id;
+          pending->answered = true;
+          self->cases.accepted(case_id, tenant, Clock::now());
+          pending->signal.cancel();
+        });
+    co_await pending->signal.async_wait(kTuple);
+    if (pending->refused || pending->case_id.empty()) {
+      if (!idempotency_key.empty()) cases.release(tenant, idempotency_key);
+      const bus::Outcome o = pending->refused.value_or(bus::Outcome{});
+      if (o.status == bus::Outcome::Status::kRejected && o.error.code == common::Errc::kBusy) {
+        auto res = json_response(v, ka, http::status::service_unavailable, error_body("busy", "the broker is at capacity; retry later"));
+        res.set(http::field::retry_after, "1");
+        co_return res;
+      }
+      if (o.status == bus::Outcome::Status::kRejected && o.error.code != common::Errc::kShuttingDown) {
+        co_return json_response(v, ka, http::status::bad_request,
+                                error_body(common::to_string(o.error.code), o.error.message, o.error.field));
+      }
+      auto res = json_response(v, ka, http::status::service_unavailable,
+                               error_body("broker_unavailable", "the broker did not accept the case; retry later"));
+      res.set(http::field::retry_after, "1");
+      co_return res;
+    }
+    if (!idempotency_key.empty()) cases.bind(tenant, idempotency_key, pending->case_id);
+    co_return co_await await_final(v, ka, tenant, pending->case_id, trace, wait);
+  }
+
+  // 200 with the final case when it is there within wait, else 202 with where to look.
+  net::awaitable<Response> await_final(unsigned v, bool ka, std::string tenant, std::string case_id, std::string trace,
+                                       std::chrono::seconds wait) {
+    if (wait.count() > 0) {
+      auto timer = std::make_shared<net::steady_timer>(io, wait);
+      const auto id = cases.wait(case_id, [timer] { timer->cancel(); });
+      if (id != 0) {
+        co_await timer->async_wait(kTuple);
+        cases.cancel_wait(case_id, id);
+      }
+    }
+    const auto* e = cases.find(case_id, tenant);
+    Response res;
+    if (e && e->finished) {
+      res = json_response(v, ka, http::status::ok, e->final_json);
+    } else {
+      res = json_response(v, ka, http::status::accepted, json{{"case_id", case_id}, {"status", "in_progress"}}.dump());
+      res.set(http::field::location, "/v1/cases/" + case_id);
+    }
+    res.set("traceparent", trace);
+    res.set("X-Casebus-Case-Id", case_id);
+    co_return res;
+  }
+
+  net::awaitable<Response> readyz(unsigned v, bool ka) {
+    auto pending = std::make_shared<Pending>(io);
+    auto self = shared_from_this();
+    bus.stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
+      pending->refused = std::move(o);
+      pending->signal.cancel();
+    });
+    co_await pending->signal.async_wait(kTuple);
+    json missing = json::array();
+    if (!pending->refused || pending->refused->status != bus::Outcome::Status::kReply) {
+      co_return json_response(v, ka, http::status::service_unavailable,
+                              json{{"ready", false}, {"broker", "unreachable"}}.dump());
+    }
+    try {
+      const auto stats = json::parse(pending->refused->body);
+      const auto& kinds = stats.at("kinds");
+      for (const auto& k : settings.required_agent_kinds) {
+        auto it = kinds.find(k);
+        if (it == kinds.end() || it->at("workers").get<int>() == 0) missing.push_back(k);
+      }
+    } catch (const json::exception&) {
+      co_return json_response(v, ka, http::status::service_unavailable, json{{"ready", false}, {"broker", "bad stats"}}.dump());
+    }
+    const bool ready = missing.empty();
+    co_return json_response(v, ka, ready ? http::status::ok : http::status::service_unavailable,
+                            json{{"ready", ready}, {"broker", "reachable"}, {"missing_agent_kinds", missing}}.dump());
+  }
+};
+
+Server::Server(net::io_context& io, zmq::context_t& ctx, Settings settings)
+    : impl_(std::make_shared<Impl>(io, ctx, std::move(settings))) {}
+
+Server::~Server() = default;
+
+std::uint16_t Server::start() {
+  auto& i = *impl_;
+  const tcp::endpoint ep(net::ip::make_address(i.settings.listen_address), i.settings.listen_port);
+  i.acceptor.open(ep.protocol());
+  i.acceptor.set_option(net::socket_base::reuse_address(true));
+  i.acceptor.bind(ep);
+  i.acceptor.listen(net::socket_base::max_listen_connections);
+  auto self = impl_;
+  net::co_spawn(i.io, i.accept_loop(), [self](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        self->log->error("accept loop failed err={}", ex.what());
+      }
+    }
+  });
+  return i.acceptor.local_endpoint().port();
+}
+
+void Server::stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
+  auto& i = *impl_;
+  i.stopping = true;
+  beast::error_code ignored;
+  i.acceptor.close(ignored);
+  auto done = std::make_shared<std::function<void()>>(std::move(on_stopped));
+  auto fire = [done] {
+    if (*done) {
+      auto f = std::move(*done);
+      *done = nullptr;
+      f();
+    }
+  };
+  if (i.connections == 0) {
+    net::post(i.io, fire);
+    return;
+  }
+  i.on_idle = fire;
+  auto timer = std::make_shared<net::steady_timer>(i.io, grace);
+  timer->async_wait([timer, fire](const beast::error_code&) { fire(); });
+}
+
+}  // namespace edge
