@@ -12,6 +12,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libsystemd-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  wrk curl
 )
 
 missing=()

@@ -1,6 +1,7 @@
 // casebus-edge over HTTP, in front of the real broker and agents, on ephemeral ports.
 #include "http_client.hpp"
 #include "stack.hpp"
+#include "tls.hpp"
 
 #include "auth.hpp"
 
@@ -217,6 +218,20 @@ TEST(Edge, BadInputGetsTheDocumentedAnswerAndTheEdgeKeepsServing) {
   const auto ok = e.signed_post("/v1/cases", charged_twice("cust-after"), {{"Prefer", "wait=10"}});
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(http_request(e.endpoint, "GET", "/healthz", {}, "").status, 200);
+}
+
+TEST(Edge, ServesTlsWhenConfigured) {
+  TempDir certs;
+  const auto files = make_self_signed(certs.path());
+  Edge e(json{{"tls", {{"certificate", files.certificate.string()}, {"private_key", files.private_key.string()}}}});
+  std::string error;
+  const auto r = https_request(e.endpoint, files.certificate, "POST", "/v1/cases",
+                               {{"Authorization", std::string("Bearer ") + kToken}, {"Prefer", "wait=10"}}, charged_twice(), &error);
+  ASSERT_EQ(r.status, 200) << error << r.body;
+  EXPECT_EQ(json::parse(r.body).at("status"), "resolved");
+  // Plain HTTP to a TLS port gets nothing useful and the edge keeps serving.
+  EXPECT_EQ(http_request(e.endpoint, "GET", "/healthz", {}, "", std::chrono::seconds(3)).status, 0);
+  EXPECT_EQ(https_request(e.endpoint, files.certificate, "GET", "/healthz", {}, "", &error).status, 200) << error;
 }
 
 TEST(Edge, ReadinessFollowsTheAgents) {
