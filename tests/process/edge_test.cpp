@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <ctime>
 
 namespace testsupport {
@@ -232,6 +233,19 @@ TEST(Edge, ServesTlsWhenConfigured) {
   // Plain HTTP to a TLS port gets nothing useful and the edge keeps serving.
   EXPECT_EQ(http_request(e.endpoint, "GET", "/healthz", {}, "", std::chrono::seconds(3)).status, 0);
   EXPECT_EQ(https_request(e.endpoint, files.certificate, "GET", "/healthz", {}, "", &error).status, 200) << error;
+}
+
+TEST(Edge, ABrokerThatIsGoneIsA503WithRetryAfter) {
+  Edge e(json::object(), false);
+  e.stack.broker().signal(SIGKILL);
+  ASSERT_TRUE(e.stack.broker().wait_exit(std::chrono::seconds(5)));
+  const auto r = e.signed_post("/v1/cases", charged_twice(), {{"Prefer", "wait=1"}});
+  ASSERT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("error").at("code"), "broker_unavailable");
+  EXPECT_EQ(r.header("retry-after"), "1");
+  EXPECT_EQ(http_request(e.endpoint, "GET", "/readyz", {}, "").status, 503);
+  EXPECT_EQ(http_request(e.endpoint, "GET", "/healthz", {}, "").status, 200);
+  EXPECT_EQ(http_request(e.endpoint, "POST", "/healthz", {}, "").status, 405);
 }
 
 TEST(Edge, ReadinessFollowsTheAgents) {

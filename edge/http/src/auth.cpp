@@ -130,6 +130,13 @@ Authenticator::Authenticator(std::vector<TenantCredentials> tenants, AuthSetting
     for (const auto& s : t.secrets) {
       if (s.size() < 32) throw std::invalid_argument("tenant " + t.tenant + ": a secret must be at least 32 bytes");
     }
+    for (const auto& d : t.bearer_sha256) {
+      for (const auto& [other, o] : tenants_) {
+        if (std::find(o.bearer_sha256.begin(), o.bearer_sha256.end(), d) != o.bearer_sha256.end()) {
+          throw std::invalid_argument("tenant " + t.tenant + ": a bearer token is also configured for tenant " + other);
+        }
+      }
+    }
     if (!tenants_.emplace(t.tenant, Tenant{std::move(t.secrets), std::move(t.bearer_sha256)}).second) {
       throw std::invalid_argument("tenant " + t.tenant + " is listed twice");
     }

@@ -71,6 +71,11 @@ CaseTable::Claim CaseTable::claim(const std::string& tenant, const std::string& 
   const std::string k = tenant + '\n' + key;
   auto it = keys_.find(k);
   if (it == keys_.end()) {
+    // Bounded in number as well as time: past max_cases keys, the oldest is forgotten.
+    while (keys_.size() >= max_cases_ && !key_order_.empty()) {
+      keys_.erase(key_order_.front().second);
+      key_order_.pop_front();
+    }
     const auto expires = now + idempotency_retention_;
     keys_.emplace(k, Key{"", body_digest, expires});
     key_order_.emplace_back(expires, k);

@@ -44,7 +44,9 @@ void RateLimiter::prune(Clock::time_point now) {
     by_age.reserve(buckets_.size());
     for (const auto& [k, b] : buckets_) by_age.emplace_back(b.at, k);
     std::sort(by_age.begin(), by_age.end());
-    for (std::size_t i = 0; i < by_age.size() / 2; ++i) {
+    // At least one, so that a bound of 1 holds too.
+    const std::size_t drop = std::max<std::size_t>(1, by_age.size() / 2);
+    for (std::size_t i = 0; i < drop; ++i) {
       buckets_.erase(by_age[i].second);
       seconds_to_full_.erase(by_age[i].second);
     }

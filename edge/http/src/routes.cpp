@@ -7,6 +7,7 @@
 #include "common/redact/redact.hpp"
 #include "common/util/json.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace edge {
@@ -22,6 +23,15 @@ constexpr Route kRoutes[] = {
     {"/validate", RouteKind::kValidate, false},   {"/lending-review", RouteKind::kLending, false},
     {"/api/payments", RouteKind::kPayments, false},
 };
+
+// A body key none of the route's fields: named only when it looks like a field name, as
+// common::json::StrictObject::done() does, so that untrusted keys never reach errors or logs.
+[[noreturn]] void unknown_key(const std::string& key) {
+  const bool plain = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  throw FieldError{plain ? key : "<unnamed>", plain ? "unknown field" : "unknown field (its name is not shown)"};
+}
 
 std::string need_string(const json& j, const char* key) {
   const json* v = member(j, key);
@@ -61,7 +71,7 @@ json message_case(const json& j) {
   static constexpr std::string_view kAllowed[] = {"customer_id", "message", "request_text", "channel", "intent",
                                                   "urgency",     "next_action", "risk_level", "agent_chain"};
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) throw FieldError{"<body>", "unknown field"};
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) unknown_key(it.key());
   }
   const json* m = member(j, "message");
   if (!m) m = member(j, "request_text");
@@ -93,7 +103,7 @@ json lending_case(const json& j) {
   static constexpr std::string_view kAllowed[] = {"applicant_id", "income", "debt_to_income", "employment_years", "currency",
                                                   "product", "requested_amount", "documents", "channel", "message"};
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) throw FieldError{"<body>", "unknown field"};
+    if (std::find(std::begin(kAllowed), std::end(kAllowed), it.key()) == std::end(kAllowed)) unknown_key(it.key());
   }
   json p{{"kind", "loan_application"}, {"channel", channel_of(j)}, {"customer_ref", need_string(j, "applicant_id")}, {"application", application}};
   if (const json* m = member(j, "message")) p["message"] = *m;
@@ -107,7 +117,9 @@ json payments_case(const json& j) {
   const json* d = member(j, "decision");
   if (!d) throw FieldError{"decision", "missing required field"};
   if (!d->is_object()) throw FieldError{"decision", "must be a JSON object"};
-  const std::string action = need_string(*d, "action");
+  const json* a = member(*d, "action");
+  if (!a) throw FieldError{"decision.action", "missing required field"};
+  const std::string action = common::json::string_at(*a, "decision.action", common::cases::kMaxMessageBytes);
   const std::string type = action == "refund" ? "refund" : action == "authorize" || action == "retry" ? "card_payment" : "";
   if (type.empty()) throw FieldError{"decision.action", "must be authorize, refund or retry (escalate needs no payment)"};
   const json* minor = member(*d, "amount_minor");
@@ -155,7 +167,7 @@ common::Result<BuiltCase> build_case(const Route& route, std::string_view body) 
   if (route.kind == RouteKind::kValidate) {
     // Seed 002's cheap gate before any model call: the edge's checks only, no agents. A loan
     // applicant in seed 002's shape, or a case payload.
-    if (!j.contains("kind")) {
+    if (!out.payload.contains("kind")) {  // j was moved into out.payload
       try {
         out.payload = lending_case(out.payload);
       } catch (const FieldError& e) {
@@ -171,6 +183,10 @@ common::Result<BuiltCase> build_case(const Route& route, std::string_view body) 
   if (!parsed) return parsed.error();
   out.customer_ref = parsed->customer_ref;
   out.redactions = redact_payload(out.payload);
+  // Placeholders can be longer than what they replace: the redacted payload must still be valid.
+  if (out.redactions > 0) {
+    if (auto again = common::cases::parse_payload(out.payload); !again) return again.error();
+  }
   return out;
 }
 

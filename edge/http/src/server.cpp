@@ -8,6 +8,7 @@
 #include "common/cases/payload.hpp"
 #include "common/util/ids.hpp"
 #include "common/util/log.hpp"
+#include "common/util/time.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,6 +34,8 @@ using nlohmann::json;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+// How long a request waits for the broker to accept its case before answering 503.
+constexpr std::chrono::seconds kAcceptTimeout{5};
 
 namespace {
 
@@ -107,6 +110,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   bool use_tls = false;
   bool stopping = false;
   std::size_t connections = 0;
+  std::unordered_map<std::string, std::size_t> submitting;  // by tenant: sent, not yet accepted or refused
   std::function<void()> on_idle;  // set while stopping: called when the last connection closes
 
   // ---------------------------------------------------------------------------------------
@@ -137,6 +141,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> connection(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
+    if (connections > settings.max_connections && use_tls) {
+      // Over the cap with TLS: a plain-text answer would only look like a broken handshake.
+      beast::error_code ignored;
+      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      co_return;
+    }
     if (connections > settings.max_connections) {
       // Over the cap: one short answer, then close, so that clients back off.
       stream.expires_after(std::chrono::seconds(2));
@@ -225,8 +235,15 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
 
-    if (path == "/healthz" && req.method() == http::verb::get) co_return reply(http::status::ok, R"({"status":"ok"})");
-    if (path == "/readyz" && req.method() == http::verb::get) co_return co_await readyz(v, ka);
+    if (path == "/healthz" || path == "/readyz") {
+      if (req.method() != http::verb::get) {
+        auto res = reply(http::status::method_not_allowed, error_body("method_not_allowed", "use GET"));
+        res.set(http::field::allow, "GET");
+        co_return res;
+      }
+      if (path == "/healthz") co_return reply(http::status::ok, R"({"status":"ok"})");
+      co_return co_await readyz(v, ka);
+    }
 
     const Route* route = find_route(path);
     const bool case_get = path.starts_with("/v1/cases/") && path.size() > 10;
@@ -280,7 +297,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                       retry_after)) {
       co_return too_many(v, ka, "rate_limited", "this customer's request rate is over its limit", retry_after);
     }
-    if (cases.in_flight(who.tenant) >= lim.max_in_flight) {
+    if (cases.in_flight(who.tenant) + submitting[who.tenant] >= lim.max_in_flight) {
       co_return too_many(v, ka, "too_many_in_flight", "the tenant has its maximum number of cases in progress",
                          std::chrono::seconds(1));
     }
@@ -349,16 +366,43 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                   error_body("idempotency_key_reused", "this Idempotency-Key was used with a different body",
                                              "Idempotency-Key"));
         case CaseTable::Claim::kExisting:
+          if (!cases.find(existing, tenant)) {
+            // The key outlived the case's retention: say which case it was, not that it is coming.
+            co_return json_response(v, ka, http::status::ok,
+                                    json{{"case_id", existing}, {"status", "unknown"},
+                                         {"message", "this Idempotency-Key's case is older than case_retention_s"}}
+                                        .dump());
+          }
           co_return co_await await_final(v, ka, tenant, existing, trace, wait);
       }
     }
-    json envelope{{"v", 1}, {"type", "case"}, {"tenant", tenant}, {"to", settings.workflow}, {"trace", trace}, {"payload", std::move(built.payload)}};
+    // The case's deadline travels with it: a submission that sat in a queue while the broker was
+    // away is refused as expired instead of becoming a case the caller gave up on.
+    std::string deadline;
+    common::append_rfc3339(deadline, common::wall_now_ms() + settings.case_deadline.count());
+    json envelope{{"v", 1},          {"type", "case"},       {"tenant", tenant},
+                  {"to", settings.workflow}, {"trace", trace}, {"deadline", deadline},
+                  {"payload", std::move(built.payload)}};
     if (!idempotency_key.empty()) envelope["idempotency_key"] = idempotency_key;
     auto pending = std::make_shared<Pending>(io);
     auto self = shared_from_this();
+    ++submitting[tenant];
+    // Whatever happens to the submission, the callbacks settle the tenant's count and the
+    // Idempotency-Key, even after this request has given up waiting.
+    auto settle = [self, tenant, key = idempotency_key](const std::string& case_id) {
+      if (auto it = self->submitting.find(tenant); it != self->submitting.end() && it->second > 0 && --it->second == 0) {
+        self->submitting.erase(it);
+      }
+      if (key.empty()) return;
+      if (case_id.empty()) {
+        self->cases.release(tenant, key);
+      } else {
+        self->cases.bind(tenant, key, case_id);
+      }
+    };
     bus.submit(
         envelope.dump(-1, ' ', false, json::error_handler_t::replace), settings.case_deadline + std::chrono::seconds(5),
-        [self, pending, tenant](bus::Outcome o) {
+        [self, pending, tenant, settle](bus::Outcome o) {
           if (o.status == bus::Outcome::Status::kCompleted) {
             self->cases.finished(o.case_id.empty() ? pending->case_id : o.case_id, std::move(o.body), Clock::now());
           } else if (!pending->case_id.empty()) {
@@ -370,19 +414,25 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                  Clock::now());
           } else if (!pending->answered) {
             pending->refused = std::move(o);
+            settle("");
           }
           pending->answered = true;
           pending->signal.cancel();
         },
-        [self, pending, tenant](const std::string& case_id) {
+        [self, pending, tenant, settle](const std::string& case_id) {
           pending->case_id = case_id;
           pending->answered = true;
           self->cases.accepted(case_id, tenant, Clock::now());
+          settle(case_id);
           pending->signal.cancel();
         });
-    co_await pending->signal.async_wait(kTuple);
+    // The callbacks may already have run (a full send queue fails at once): wait only if not.
+    if (!pending->answered) {
+      pending->signal.expires_after(kAcceptTimeout);
+      co_await pending->signal.async_wait(kTuple);
+    }
     if (pending->refused || pending->case_id.empty()) {
-      if (!idempotency_key.empty()) cases.release(tenant, idempotency_key);
+      // Not accepted in time: the key stays claimed ("in progress") until the bus settles it.
       const bus::Outcome o = pending->refused.value_or(bus::Outcome{});
       if (o.status == bus::Outcome::Status::kRejected && o.error.code == common::Errc::kBusy) {
         auto res = json_response(v, ka, http::status::service_unavailable, error_body("busy", "the broker is at capacity; retry later"));
@@ -398,7 +448,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       res.set(http::field::retry_after, "1");
       co_return res;
     }
-    if (!idempotency_key.empty()) cases.bind(tenant, idempotency_key, pending->case_id);
     co_return co_await await_final(v, ka, tenant, pending->case_id, trace, wait);
   }
 
@@ -431,9 +480,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     auto self = shared_from_this();
     bus.stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
       pending->refused = std::move(o);
+      pending->answered = true;
       pending->signal.cancel();
     });
-    co_await pending->signal.async_wait(kTuple);
+    if (!pending->answered) co_await pending->signal.async_wait(kTuple);
     json missing = json::array();
     if (!pending->refused || pending->refused->status != bus::Outcome::Status::kReply) {
       co_return json_response(v, ka, http::status::service_unavailable,

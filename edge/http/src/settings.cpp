@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -41,6 +42,11 @@ Tenant tenant_of(const std::string& name, const json& j) {
     if (it.key() == "secrets") {
       if (!v.is_array()) bad(key, "must be an array of strings");
       for (const auto& s : v) t.credentials.secrets.push_back(text(s, key));
+      // Authenticator checks these too, but its message would not name the key.
+      if (t.credentials.secrets.size() > 2) bad(key, "at most two active secrets (one old, one new)");
+      for (const auto& s : t.credentials.secrets) {
+        if (s.size() < 32) bad(key, "a secret must be at least 32 bytes");
+      }
     } else if (it.key() == "bearer_sha256") {
       if (!v.is_array()) bad(key, "must be an array of hex SHA-256 digests");
       for (const auto& s : v) {
@@ -81,13 +87,13 @@ void from_json(const json& j, Settings& s) {
       const auto colon = l.rfind(':');
       if (colon == std::string::npos || colon == 0) bad(k, "must be <address>:<port>, e.g. 127.0.0.1:8080");
       s.listen_address = l.substr(0, colon);
-      try {
-        const int port = std::stoi(l.substr(colon + 1));
-        if (port < 0 || port > 65535) throw std::out_of_range("port");
-        s.listen_port = static_cast<std::uint16_t>(port);
-      } catch (const std::logic_error&) {
+      // Digits only: std::stoi alone would take " 8080" or "8080x" as 8080.
+      const std::string port = l.substr(colon + 1);
+      if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          std::stoi(port) > 65535) {
         bad(k, "the port must be 0-65535");
       }
+      s.listen_port = static_cast<std::uint16_t>(std::stoi(port));
     } else if (k == "broker_endpoint") {
       s.broker_endpoint = text(v, k);
     } else if (k == "workflow") {
@@ -138,7 +144,13 @@ void from_json(const json& j, Settings& s) {
       s.tenants.clear();
       for (auto t = v.begin(); t != v.end(); ++t) s.tenants.push_back(tenant_of(t.key(), *t));
     } else if (k == "log") {
-      v.get_to(s.log);
+      try {
+        v.get_to(s.log);
+      } catch (const nlohmann::json::exception& e) {
+        bad(k, e.what());
+      } catch (const std::invalid_argument& e) {
+        bad(k, e.what());
+      }
     } else {
       bad(k, "unknown key");
     }
