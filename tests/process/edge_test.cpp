@@ -177,7 +177,7 @@ TEST(Edge, BadInputGetsTheDocumentedAnswerAndTheEdgeKeepsServing) {
       {"bad signature", [&] { return http_request(e.endpoint, "POST", "/v1/cases", {{"X-Casebus-Tenant", "acme"}, {"X-Casebus-Signature", "t=" + std::to_string(t) + ",v1=" + std::string(64, '0')}}, body); },
        401, "bad_signature", nullptr},
       {"stale timestamp", [&] { return e.signed_post("/v1/cases", body, {}, "acme", kSecret, t - 600); }, 401, "stale_timestamp", nullptr},
-      {"unknown tenant", [&] { return e.signed_post("/v1/cases", body, {}, "initech", kSecret); }, 401, "unknown_tenant", nullptr},
+      {"unknown tenant", [&] { return e.signed_post("/v1/cases", body, {}, "initech", kSecret); }, 401, "bad_signature", nullptr},
       {"no credentials", [&] { return http_request(e.endpoint, "POST", "/v1/cases", {}, body); }, 401, "missing_credentials", nullptr},
       {"bad token", [&] { return http_request(e.endpoint, "POST", "/v1/cases", {{"Authorization", "Bearer nope"}}, body); }, 401, "bad_token", nullptr},
       {"unknown route", [&] { return e.signed_post("/v2/everything", body); }, 404, "not_found", nullptr},

@@ -78,7 +78,6 @@ std::string_view trim(std::string_view s) {
 std::string_view to_string(AuthError e) noexcept {
   switch (e) {
     case AuthError::kMissing: return "missing_credentials";
-    case AuthError::kUnknownTenant: return "unknown_tenant";
     case AuthError::kMalformed: return "malformed_credentials";
     case AuthError::kStale: return "stale_timestamp";
     case AuthError::kBadSignature: return "bad_signature";
@@ -154,7 +153,9 @@ AuthResult Authenticator::verify_signature(std::string_view tenant, std::string_
                                            std::string_view path, std::string_view body, std::int64_t now_unix) {
   if (tenant.empty() || header.empty()) return fail(AuthError::kMissing, "X-Casebus-Tenant and X-Casebus-Signature are required");
   const auto it = tenants_.find(std::string(tenant));
-  if (it == tenants_.end() || it->second.secrets.empty()) return fail(AuthError::kUnknownTenant, "unknown tenant");
+  // An unknown tenant is answered like a bad signature: tenant names are customer names, and the
+  // answer must not tell which exist.
+  if (it == tenants_.end() || it->second.secrets.empty()) return fail(AuthError::kBadSignature, "the signature does not match");
   // "t=<unix seconds>,v1=<64 hex>[,v1=<64 hex>...]"; other schemes are ignored, as in Stripe's.
   std::optional<std::int64_t> t;
   std::vector<Digest> candidates;

@@ -41,7 +41,6 @@ struct AuthSettings {
 
 enum class AuthError {
   kMissing,        // no credentials at all
-  kUnknownTenant,
   kMalformed,      // a header that does not parse
   kStale,          // timestamp outside the window
   kBadSignature,

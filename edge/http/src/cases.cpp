@@ -71,11 +71,17 @@ CaseTable::Claim CaseTable::claim(const std::string& tenant, const std::string& 
   const std::string k = tenant + '\n' + key;
   auto it = keys_.find(k);
   if (it == keys_.end()) {
-    // Bounded in number as well as time: past max_cases keys, the oldest is forgotten.
+    // Bounded in number as well as time: past max_cases keys, the oldest settled one is
+    // forgotten; one still in progress never is (a retry must not become a second case).
     while (keys_.size() >= max_cases_ && !key_order_.empty()) {
-      keys_.erase(key_order_.front().second);
-      key_order_.pop_front();
+      auto oldest = keys_.find(key_order_.front().second);
+      if (oldest != keys_.end() && oldest->second.expires == key_order_.front().first) {
+        if (oldest->second.case_id.empty()) return Claim::kFull;
+        keys_.erase(oldest);
+      }
+      key_order_.pop_front();  // or a stale entry of a released or re-claimed key
     }
+    if (keys_.size() >= max_cases_) return Claim::kFull;
     const auto expires = now + idempotency_retention_;
     keys_.emplace(k, Key{"", body_digest, expires});
     key_order_.emplace_back(expires, k);

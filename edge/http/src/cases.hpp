@@ -47,7 +47,8 @@ class CaseTable final {
 
   // Idempotency-Key: the first request with a key claims it; later ones with the same key and
   // body get its case id (or "in progress" while the first is being submitted).
-  enum class Claim { kNew, kInProgress, kExisting, kConflict };
+  // kFull: max_cases keys are held and the oldest is still in progress (never forgotten).
+  enum class Claim { kNew, kInProgress, kExisting, kConflict, kFull };
   Claim claim(const std::string& tenant, const std::string& key, const std::string& body_digest, Clock::time_point now,
               std::string& case_id);
   // The claimed key now points at case_id; or, after a refused submission, release it.

@@ -194,6 +194,21 @@ TEST(CaseTable, IdempotencyKeysExpire) {
   EXPECT_EQ(t.claim("acme", "k-2", "d-2", kT0 + seconds(90), id), CaseTable::Claim::kNew);
 }
 
+TEST(CaseTable, AKeyInProgressIsNeverForgottenForRoom) {
+  auto t = make(2);
+  std::string id;
+  ASSERT_EQ(t.claim("acme", "k-1", "d", kT0, id), CaseTable::Claim::kNew);  // in progress
+  ASSERT_EQ(t.claim("acme", "k-2", "d", kT0, id), CaseTable::Claim::kNew);
+  EXPECT_EQ(t.claim("acme", "k-3", "d", kT0, id), CaseTable::Claim::kFull);
+  t.bind("acme", "k-1", "c-1");
+  EXPECT_EQ(t.claim("acme", "k-3", "d", kT0, id), CaseTable::Claim::kNew) << "the settled oldest key makes room";
+  EXPECT_EQ(t.claim("acme", "k-2", "d", kT0, id), CaseTable::Claim::kInProgress);
+  // A released key leaves a stale order entry that must not evict anything live.
+  t.release("acme", "k-3");
+  EXPECT_EQ(t.claim("acme", "k-4", "d", kT0, id), CaseTable::Claim::kNew);
+  EXPECT_EQ(t.claim("acme", "k-2", "d", kT0, id), CaseTable::Claim::kInProgress);
+}
+
 TEST(CaseTable, AReclaimedKeyOutlivesTheFirstClaimsExpiry) {
   auto t = make(100, seconds(3600), seconds(60));
   std::string id;

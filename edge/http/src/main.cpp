@@ -6,6 +6,8 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include <sys/resource.h>
+
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -22,8 +24,16 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto log = common::log::setup("edge", settings.log);
-    boost::asio::io_context io(1);
+    // Connections need file descriptors: raise the soft limit to the hard one (systemd's default
+    // soft limit of 1024 would stop accepts below max_connections).
+    if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
+    // The ZeroMQ context outlives the io_context: handlers destroyed with io release the server and
+    // its bus socket before the context terminates (which waits for every socket to close).
     zmq::context_t ctx(1);
+    boost::asio::io_context io(1);
     edge::Server server(io, ctx, settings);
     const auto port = server.start();
     const std::string endpoint = settings.listen_address + ":" + std::to_string(port);

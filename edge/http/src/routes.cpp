@@ -8,10 +8,14 @@
 #include "common/util/json.hpp"
 
 #include <algorithm>
+#include <fmt/format.h>
+
 #include <cmath>
 
 namespace edge {
 namespace {
+
+constexpr int kMaxDepth = 16;
 
 using nlohmann::json;
 using common::json::FieldError;
@@ -144,6 +148,27 @@ const Route* find_route(std::string_view path) {
 }
 
 common::Result<BuiltCase> build_case(const Route& route, std::string_view body) {
+  // Nesting first: copying a deeply nested value recurses, and no case is deeper than a few
+  // levels. A linear scan, strings and escapes skipped.
+  {
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+      const char c = body[i];
+      if (in_string) {
+        if (c == '\\') ++i;
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '{' || c == '[') {
+        if (++depth > kMaxDepth) {
+          return common::make_error(common::Errc::kMalformed, "", fmt::format("the body is nested deeper than {} levels", kMaxDepth));
+        }
+      } else if (c == '}' || c == ']') {
+        --depth;
+      }
+    }
+  }
   json j;
   try {
     j = json::parse(body);
@@ -181,6 +206,11 @@ common::Result<BuiltCase> build_case(const Route& route, std::string_view body) 
   }
   auto parsed = common::cases::parse_payload(out.payload);
   if (!parsed) return parsed.error();
+  // A reference that is really a card number would reach the bus unredacted: refuse it.
+  if (common::redact::redact(parsed->customer_ref).total() > 0) {
+    return common::make_error(common::Errc::kInvalidField, "payload.customer_ref",
+                              "looks like a card, account or other personal number; use a pseudonymous reference");
+  }
   out.customer_ref = parsed->customer_ref;
   out.redactions = redact_payload(out.payload);
   // Placeholders can be longer than what they replace: the redacted payload must still be valid.

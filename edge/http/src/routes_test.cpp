@@ -170,6 +170,10 @@ TEST(BuildCase, ErrorsNameTheField) {
   };
   const Row rows[] = {
       {"not JSON", "/v1/cases", "{\"kind\":", Errc::kMalformed, ""},
+      {"nested too deep", "/lending-review", R"({"applicant_id":"a","income":1,"documents":)" + std::string(100, '[') + std::string(100, ']') + "}",
+       Errc::kMalformed, ""},
+      {"a card number as customer ref", "/v1/cases", with(support, "customer_ref", "4111111111111111"), Errc::kInvalidField,
+       "payload.customer_ref"},
       {"empty body", "/agent", "", Errc::kMalformed, ""},
       {"an array", "/agent", "[1,2]", Errc::kMalformed, ""},
       {"a string", "/api/payments", "\"hi\"", Errc::kMalformed, ""},

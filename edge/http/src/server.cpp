@@ -6,6 +6,7 @@
 
 #include "common/bus/client.hpp"
 #include "common/cases/payload.hpp"
+#include "common/redact/redact.hpp"
 #include "common/util/ids.hpp"
 #include "common/util/log.hpp"
 #include "common/util/time.hpp"
@@ -85,6 +86,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!settings.tls_certificate.empty()) {
       tls.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
                       net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+      SSL_CTX_set_options(tls.native_handle(), SSL_OP_NO_RENEGOTIATION);
       tls.use_certificate_chain_file(settings.tls_certificate);
       tls.use_private_key_file(settings.tls_private_key, net::ssl::context::pem);
       use_tls = true;
@@ -122,8 +124,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       auto [ec, socket] = co_await acceptor.async_accept(kTuple);
       if (ec == net::error::operation_aborted || stopping) break;
       if (ec) {
-        log->warn("accept failed err={}", ec.message());
-        continue;  // transient (EMFILE, ECONNABORTED): keep serving
+        // Transient (EMFILE, ENFILE, ECONNABORTED): keep serving, but pause rather than spin on
+        // an error that repeats at once, and say so once per pause.
+        log->warn("accept failed err={} pause_ms=100", ec.message());
+        net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
+        continue;
       }
       ++connections;
       net::co_spawn(io, connection(std::move(socket)), [self](std::exception_ptr e) {
@@ -187,9 +193,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       parser.body_limit(settings.max_body_bytes);
       // Idle: waiting for the next request. Then the whole request (header and body) within the
       // read timeout, so that a client sending a byte at a time cannot hold the connection.
-      lowest.expires_after(settings.idle_timeout);
-      auto [ec0, n0] = co_await http::async_read_some(stream, buffer, parser, kTuple);
-      if (!ec0 && !parser.is_done()) {
+      beast::error_code ec0;
+      if (buffer.size() == 0) {
+        lowest.expires_after(settings.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+        buffer.commit(n);
+        ec0 = ec;
+      }
+      if (!ec0) {
         lowest.expires_after(settings.read_timeout);
         auto [ec1, n1] = co_await http::async_read(stream, buffer, parser, kTuple);
         ec0 = ec1;
@@ -272,7 +283,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       who.message = "send X-Casebus-Tenant and X-Casebus-Signature, or Authorization: Bearer";
     }
     if (!who.ok()) {
-      log->info("request refused status={} code={}", who.error == AuthError::kOverloaded ? 503 : 401, to_string(*who.error));
+      log->debug("request refused status={} code={}", who.error == AuthError::kOverloaded ? 503 : 401, to_string(*who.error));
       if (*who.error == AuthError::kOverloaded) {
         auto res = reply(http::status::service_unavailable, error_body(to_string(*who.error), who.message));
         res.set(http::field::retry_after, "1");
@@ -314,9 +325,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (auto ik = req.find("Idempotency-Key"); ik != req.end()) {
       idempotency_key = std::string(ik->value());
       if (idempotency_key.empty() || idempotency_key.size() > 256 ||
-          std::any_of(idempotency_key.begin(), idempotency_key.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+          std::any_of(idempotency_key.begin(), idempotency_key.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }) ||
+          common::redact::redact(idempotency_key).total() > 0) {
         co_return reply(http::status::bad_request,
-                        error_body("invalid_field", "1 to 256 bytes, no control characters", "Idempotency-Key"));
+                        error_body("invalid_field", "1 to 256 bytes, no control characters, no personal numbers", "Idempotency-Key"));
       }
     }
     const std::chrono::seconds wait = route->waits ? prefer_wait(req[http::field::prefer], settings.max_wait) : settings.max_wait;
@@ -343,6 +355,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     explicit Pending(net::io_context& io) : signal(io) { signal.expires_at(net::steady_timer::time_point::max()); }
     net::steady_timer signal;  // cancelled to wake the request
     bool answered = false;     // accepted, rejected or timed out
+    bool settled = false;      // the tenant's count and the Idempotency-Key are settled
     std::string case_id;
     std::optional<bus::Outcome> refused;
   };
@@ -358,6 +371,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         case CaseTable::Claim::kInProgress: {
           auto res = json_response(v, ka, http::status::conflict,
                                    error_body("in_progress", "a request with this Idempotency-Key is being submitted"));
+          res.set(http::field::retry_after, "1");
+          co_return res;
+        }
+        case CaseTable::Claim::kFull: {
+          auto res = json_response(v, ka, http::status::service_unavailable,
+                                   error_body("busy", "too many Idempotency-Keys in progress; retry later"));
           res.set(http::field::retry_after, "1");
           co_return res;
         }
@@ -389,7 +408,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     ++submitting[tenant];
     // Whatever happens to the submission, the callbacks settle the tenant's count and the
     // Idempotency-Key, even after this request has given up waiting.
-    auto settle = [self, tenant, key = idempotency_key](const std::string& case_id) {
+    // Callbacks hold the server weakly: the bus client they live in belongs to it.
+    std::weak_ptr<Impl> weak = self;
+    auto settle = [weak, pending, tenant, key = idempotency_key](const std::string& case_id) {
+      auto self = weak.lock();
+      if (!self || pending->settled) return;
+      pending->settled = true;
       if (auto it = self->submitting.find(tenant); it != self->submitting.end() && it->second > 0 && --it->second == 0) {
         self->submitting.erase(it);
       }
@@ -402,7 +426,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     };
     bus.submit(
         envelope.dump(-1, ' ', false, json::error_handler_t::replace), settings.case_deadline + std::chrono::seconds(5),
-        [self, pending, tenant, settle](bus::Outcome o) {
+        [weak, pending, tenant, settle](bus::Outcome o) {
+          auto self = weak.lock();
+          if (!self) return;
+          const std::string id = o.case_id.empty() ? pending->case_id : o.case_id;
           if (o.status == bus::Outcome::Status::kCompleted) {
             self->cases.finished(o.case_id.empty() ? pending->case_id : o.case_id, std::move(o.body), Clock::now());
           } else if (!pending->case_id.empty()) {
@@ -414,12 +441,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                  Clock::now());
           } else if (!pending->answered) {
             pending->refused = std::move(o);
-            settle("");
           }
+          settle(o.status == bus::Outcome::Status::kCompleted ? id : pending->case_id);  // no-op when already settled
           pending->answered = true;
           pending->signal.cancel();
         },
-        [self, pending, tenant, settle](const std::string& case_id) {
+        [weak, pending, tenant, settle](const std::string& case_id) {
+          auto self = weak.lock();
+          if (!self) return;
           pending->case_id = case_id;
           pending->answered = true;
           self->cases.accepted(case_id, tenant, Clock::now());
@@ -475,7 +504,22 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     co_return res;
   }
 
+  // Readiness answers are reused for a second: probes (and anyone else) cannot turn into a
+  // stream of stats requests to the broker.
+  std::optional<std::pair<http::status, std::string>> ready_cache;
+  Clock::time_point ready_at{};
+
   net::awaitable<Response> readyz(unsigned v, bool ka) {
+    if (ready_cache && Clock::now() - ready_at < std::chrono::seconds(1)) {
+      co_return json_response(v, ka, ready_cache->first, ready_cache->second);
+    }
+    auto res = co_await readyz_uncached(v, ka);
+    ready_cache.emplace(res.result(), res.body());
+    ready_at = Clock::now();
+    co_return res;
+  }
+
+  net::awaitable<Response> readyz_uncached(unsigned v, bool ka) {
     auto pending = std::make_shared<Pending>(io);
     auto self = shared_from_this();
     bus.stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
