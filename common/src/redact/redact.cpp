@@ -9,14 +9,19 @@
 // pattern even on text without PII; this runs on every message before it enters the bus.
 //
 // How it stays linear: a detector is only tried where a token can start (after a byte that is not
-// an ASCII letter or digit) and reads a bounded number of bytes (at most 19 card digits, 34 IBAN
-// characters, 15 phone digits, 17 account digits, 64 bytes of context to the left). The one
-// unbounded token, an e-mail address, is read once per run of address characters (cached).
+// an ASCII letter or digit; a card also where a digit run starts right after a letter) and reads a
+// bounded number of bytes (at most 19 card digits of at most 3 bytes each with gaps of at most two
+// separators of at most 3 bytes each, 34 IBAN characters with such gaps, 15 phone digits, 17
+// account digits, 64 bytes of context to the left). The one unbounded token, an e-mail address, is
+// read once per run of address characters (cached).
 //
-// How it stays idempotent: every match ends before a byte that is not a letter or digit, the
-// position just after a match counts as a token start (as it does after the placeholder's "]"),
-// and context is looked up to the left in words where an earlier match or a placeholder counts as
-// one word and none of its bytes; so a second pass sees the same decisions.
+// How it stays idempotent: every match ends before a byte that is not a letter or digit (except
+// that a card may end before a letter, and an e-mail address before a card glued to it), and no
+// token starts inside a run of digits, fullwidth ones included; the position just after a match
+// counts as a token start (as it does after the placeholder's "]"); context is looked up to the
+// left in words that stop where an earlier match ends, and an earlier match or a placeholder counts
+// as one word and none of its bytes; an IBAN never ends right before a card placeholder (the first
+// pass read that card's digits as part of the IBAN's word). So a second pass sees the same decisions.
 namespace common::redact {
 namespace {
 
@@ -46,6 +51,16 @@ bool is_phone_sep(char c) noexcept { return c == ' ' || c == '-' || c == '.' || 
 // "acct. no. 12345678" uses it for abbreviations.
 bool is_clause_end(char c) noexcept { return c == ';' || c == '!' || c == '?' || c == '\n' || c == '\r'; }
 bool is_nanp_sep(char c) noexcept { return c == ' ' || c == '-' || c == '.'; }
+// Separators between the groups of a card, an IBAN or an SSN: the Unicode spaces that word
+// processors and phones put between groups (U+00A0 no-break space C2 A0, U+2007 figure space
+// E2 80 87, U+2009 thin space E2 80 89, U+202F narrow no-break space E2 80 AF) and these ASCII ones.
+// A card also takes '.' and '/'; an SSN '.' ("123.45.6789"); an IBAN neither, because sentence
+// punctuation would join an IBAN-shaped word to the next ("ab12. Call ...") one time in 97.
+// A gap between two groups is one or two separators, in any mix ("4111  1111", "4111 -1111").
+constexpr std::string_view kCardSeparators = " \t-./";
+constexpr std::string_view kIbanSeparators = " \t-";
+constexpr std::string_view kSsnSeparators = " \t-.";
+constexpr int kMaxGapSeparators = 2;
 char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 char to_upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
@@ -120,9 +135,16 @@ class Scanner final {
   // The match that starts at i (its begin may skip leading punctuation of an e-mail address), by
   // precedence: card, iban, ssn, email, phone, account.
   std::optional<Match> match_at(std::size_t i) {
-    const bool start = i == 0 || i == last_end_ || !is_word(t_[i - 1]);
-    if (!start) return std::nullopt;
+    // Right after a fullwidth digit is inside a card's digit run ("１4111..."), as after an ASCII one.
+    const bool after_wide_digit = i >= 3 && card_digit(i - 3).width == 3;
+    const bool start = i == 0 || i == last_end_ || (!is_word(t_[i - 1]) && !after_wide_digit);
+    if (!start) {
+      // A card may be glued to the word before it ("PAN4111111111111111"): 13-19 digits that pass
+      // Luhn are rare enough in references and codes to redact them anyway.
+      return is_alpha(t_[i - 1]) && card_digit(i).width != 0 ? card(i) : std::nullopt;
+    }
     const char c = t_[i];
+    if (card_digit(i).width == 3) return card(i);
     if (is_digit(c)) {
       if (auto m = card(i)) return m;
       if (auto m = ssn(i)) return m;
@@ -147,6 +169,41 @@ class Scanner final {
  private:
   // Past the end reads as NUL, which is neither a word byte nor a separator: the same as the end.
   char at(std::size_t i) const noexcept { return i < t_.size() ? t_[i] : '\0'; }
+  unsigned byte(std::size_t i) const noexcept { return static_cast<unsigned char>(at(i)); }
+
+  struct Digit {
+    char value = 0;         // '0'..'9'
+    std::size_t width = 0;  // bytes; 0 when there is no digit
+  };
+  // An ASCII digit, or a fullwidth one (U+FF10..U+FF19, EF BC 90..99) as East Asian input methods
+  // type them; cards only.
+  Digit card_digit(std::size_t p) const noexcept {
+    if (is_digit(at(p))) return {at(p), 1};
+    if (byte(p) == 0xEF && byte(p + 1) == 0xBC && byte(p + 2) >= 0x90 && byte(p + 2) <= 0x99) {
+      return {static_cast<char>('0' + (byte(p + 2) - 0x90)), 3};
+    }
+    return {};
+  }
+
+  // Bytes of the group separator at p (see kMaxGapSeparators), 0 when there is none.
+  std::size_t separator(std::size_t p, std::string_view ascii) const noexcept {
+    const unsigned c = byte(p);
+    if (c != 0 && ascii.find(static_cast<char>(c)) != std::string_view::npos) return 1;
+    if (c == 0xC2 && byte(p + 1) == 0xA0) return 2;
+    if (c == 0xE2 && byte(p + 1) == 0x80 && (byte(p + 2) == 0x87 || byte(p + 2) == 0x89 || byte(p + 2) == 0xAF)) return 3;
+    return 0;
+  }
+
+  // Bytes of the gap at p: one or two separators; 0 when there is none.
+  std::size_t gap(std::size_t p, std::string_view ascii) const noexcept {
+    std::size_t q = p;
+    for (int k = 0; k < kMaxGapSeparators; ++k) {
+      const std::size_t w = separator(q, ascii);
+      if (w == 0) break;
+      q += w;
+    }
+    return q - p;
+  }
 
   bool digits(std::size_t p, std::size_t n) const noexcept {
     for (std::size_t k = 0; k < n; ++k)
@@ -160,29 +217,28 @@ class Scanner final {
     return (at(end) == '.' || at(end) == ',') && (is_digit(at(end + 1)) || at(end + 1) == '[');
   }
 
+  // Digits (ASCII or fullwidth) in groups split by gaps; letters may touch either end, digits not:
+  // a digit run that starts or goes on beyond the card is a longer number.
   std::optional<Match> card(std::size_t i) const {
     std::array<char, kMaxCardDigits> d{};
     std::size_t nd = 0;
     std::optional<Match> best;  // the longest Luhn-valid prefix that ends with a group
-    char sep = 0;
     for (std::size_t p = i;;) {
       std::size_t q = p;
-      for (; is_digit(at(q)); ++q) {
+      std::size_t len = 0;
+      for (Digit g; (g = card_digit(q)).width != 0; q += g.width, ++len) {
         if (nd == kMaxCardDigits) return best;  // too long to end here or later
-        d[nd++] = t_[q];
+        d[nd++] = g.value;
       }
-      if (is_alpha(at(q))) return best;  // part of a longer word
       if (nd >= kMinCardDigits && luhn(d.data(), nd)) {
         best = Match{i, q, Kind::kCard, {d[nd - 4], d[nd - 3], d[nd - 2], d[nd - 1]}};
       }
       // Printed groups: 4-4-4-4, 4-6-5 (Amex), 4-6-4 (Diners), 6-13 (UnionPay); only a 4- to
       // 6-digit group is followed by another, so "555 123 4567 ..." never starts a card.
-      const std::size_t len = q - p;
       if (len < 4 || len > 6) return best;
-      const char c = at(q);
-      if ((c != ' ' && c != '-') || (sep != 0 && c != sep) || !is_digit(at(q + 1))) return best;
-      sep = c;
-      p = q + 1;
+      const std::size_t w = gap(q, kCardSeparators);
+      if (w == 0 || card_digit(q + w).width == 0) return best;
+      p = q + w;
     }
   }
 
@@ -193,13 +249,13 @@ class Scanner final {
     while (is_word(at(q)) && q - i <= kMaxIban) ++q;
     const std::size_t run = q - i;
     if (run != 4) {  // electronic format: one run of letters and digits
-      if (run < kMinIban || run > kMaxIban) return std::nullopt;
+      if (run < kMinIban || run > kMaxIban || card_placeholder_at(q)) return std::nullopt;
       for (std::size_t k = 0; k < run; ++k) s[k] = to_upper(t_[i + k]);
       if (!iban_valid(s.data(), run)) return std::nullopt;
       return Match{i, q, Kind::kIban};
     }
-    // Paper format: groups of four separated by one space, the last group shorter or not. The
-    // group ends are the candidate ends (a word after the IBAN can look like a group).
+    // Paper format: groups of four split by gaps, the last group shorter or not. The group ends are
+    // the candidate ends (a word after the IBAN can look like a group).
     for (std::size_t k = 0; k < 4; ++k) s[k] = to_upper(t_[i + k]);
     std::size_t n = 4;
     struct GroupEnd {
@@ -207,8 +263,10 @@ class Scanner final {
     };
     std::array<GroupEnd, kMaxIban / 4> ends{};
     std::size_t ne = 0;
-    for (std::size_t p = q; at(p) == ' ' && is_word(at(p + 1));) {
-      const std::size_t g = p + 1;
+    for (std::size_t p = q;;) {
+      const std::size_t w = gap(p, kIbanSeparators);
+      if (w == 0 || !is_word(at(p + w))) break;
+      const std::size_t g = p + w;
       std::size_t e = g;
       while (is_word(at(e)) && e - g <= 4) ++e;
       const std::size_t len = e - g;
@@ -220,10 +278,15 @@ class Scanner final {
       p = e;
     }
     for (std::size_t k = ne; k-- > 0;) {
-      if (ends[k].chars >= kMinIban && iban_valid(s.data(), ends[k].chars)) return Match{i, ends[k].end, Kind::kIban};
+      if (ends[k].chars >= kMinIban && !card_placeholder_at(ends[k].end) && iban_valid(s.data(), ends[k].chars)) {
+        return Match{i, ends[k].end, Kind::kIban};
+      }
     }
     return std::nullopt;
   }
+
+  // "XX12ABCDEF[card ending 1111]": the first pass read the card's digits as part of the word.
+  bool card_placeholder_at(std::size_t p) const noexcept { return t_.substr(p).starts_with(kCardPrefix); }
 
   // Area 000, 666 and 900-999, group 00 and serial 0000 are never issued.
   bool ssn_valid(std::size_t area, std::size_t group, std::size_t serial) const noexcept {
@@ -232,11 +295,13 @@ class Scanner final {
   }
 
   std::optional<Match> ssn(std::size_t i) const {
-    const char s = at(i + 3);
-    if (digits(i, 3) && (s == '-' || s == ' ') && digits(i + 4, 2) && at(i + 6) == s && digits(i + 7, 4) &&
-        !is_word(at(i + 11))) {
-      if (!ssn_valid(i, i + 4, i + 7)) return std::nullopt;
-      return Match{i, i + 11, Kind::kSsn};
+    // ddd-dd-dddd with any gaps: "123 45 6789", "123.45.6789", "123\u00A045\u00A06789".
+    const std::size_t group = i + 3 + gap(i + 3, kSsnSeparators);
+    const std::size_t serial = group + 2 + gap(group + 2, kSsnSeparators);
+    if (digits(i, 3) && group > i + 3 && digits(group, 2) && serial > group + 2 && digits(serial, 4) &&
+        !is_word(at(serial + 4))) {
+      if (!ssn_valid(i, group, serial)) return std::nullopt;
+      return Match{i, serial + 4, Kind::kSsn};
     }
     // Nine bare digits are an SSN only when the text says so.
     if (digits(i, 9) && !is_word(at(i + 9)) && !decimal_follows(i + 9) && ssn_valid(i, i + 3, i + 5) &&
@@ -266,7 +331,9 @@ class Scanner final {
 
   // The longest domain at p: labels of letters, digits and dashes, at least two, the last of two
   // or more letters, ending before a byte that is not a letter or digit ("x@bank.com." and
-  // "x@bank.com-based" end after "com"). kNone when there is none.
+  // "x@bank.com-based" end after "com") or before a card glued to it ("x@bank.com4111111111111111"
+  // ends after "com", as it does before the "[" of the card's placeholder in a second pass). kNone
+  // when there is none.
   std::size_t domain_end(std::size_t p) const noexcept {
     std::size_t best = kNone;
     std::size_t label = p;
@@ -274,7 +341,8 @@ class Scanner final {
     bool letters = true;  // the current label so far is letters only
     for (std::size_t k = p;; ++k) {
       const char c = at(k);
-      if (!is_word(c) && dots > 0 && letters && k - label >= 2) best = k;
+      const bool glued_card = is_digit(c) && k > label && is_alpha(t_[k - 1]) && card(k);
+      if ((!is_word(c) || glued_card) && dots > 0 && letters && k - label >= 2) best = k;
       if (c == '.') {
         if (k == label) return best;  // an empty label ends the domain
         ++dots;
@@ -410,7 +478,7 @@ class Scanner final {
     for (const std::string_view w : words) {
       if (end < floor + w.size()) continue;
       const std::size_t b = end - w.size();
-      if (b > 0 && is_word(t_[b - 1])) continue;
+      if (b > floor && is_word(t_[b - 1])) continue;  // floor: an earlier match ends there
       bool same = true;
       for (std::size_t k = 0; same && k < w.size(); ++k) same = to_lower(t_[b + k]) == w[k];
       if (same) return true;
@@ -446,13 +514,16 @@ class Scanner final {
         --p;
         continue;
       }
+      // A word stops where an earlier match ends (a card glued to it: "4111111111111111acct"), as
+      // it stops at the "]" of that match's placeholder in a second pass.
+      const std::size_t stop = k < kept ? recent(k).end : 0;
       const std::size_t end = p;
-      while (p > 0 && is_word(t_[p - 1])) {
+      while (p > stop && is_word(t_[p - 1])) {
         if (--budget < 0) return false;
         --p;
       }
       ++seen;
-      if (keyword_ends_at(end, k < kept ? recent(k).end : 0, words)) return true;
+      if (keyword_ends_at(end, stop, words)) return true;
     }
     return false;
   }

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace common::redact {
@@ -13,6 +14,36 @@ struct Row {
   std::string in;
   std::string want;  // the input itself when nothing may change
 };
+
+// Group separators besides ASCII space, tab, '-', '.' and '/'.
+constexpr std::string_view kNbsp = "\xC2\xA0";          // U+00A0 no-break space
+constexpr std::string_view kNarrowNbsp = "\xE2\x80\xAF";  // U+202F narrow no-break space
+constexpr std::string_view kThin = "\xE2\x80\x89";        // U+2009 thin space
+constexpr std::string_view kFigure = "\xE2\x80\x87";      // U+2007 figure space
+
+// Digit groups joined by sep: join({"123", "45", "6789"}, kNbsp).
+std::string join(std::initializer_list<std::string_view> groups, std::string_view sep) {
+  std::string out;
+  for (const std::string_view g : groups) {
+    if (!out.empty()) out += sep;
+    out += g;
+  }
+  return out;
+}
+
+// Every ASCII digit as its fullwidth form (U+FF10..U+FF19, EF BC 90..99); other bytes unchanged.
+std::string fullwidth(std::string_view ascii) {
+  std::string out;
+  for (const char c : ascii) {
+    if (c >= '0' && c <= '9') {
+      out += "\xEF\xBC";
+      out.push_back(static_cast<char>(0x90 + (c - '0')));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
 
 // Each row also holds the invariants every output keeps: a second pass changes nothing, and the
 // output is at most 1.5 times as long as the input.
@@ -54,10 +85,95 @@ TEST(Redact, CardFalsePositives) {
       "card 4111 1111 1111 1112",          // Luhn fails
       "4111111111111112",                  // Luhn fails
       "card ending in 4417",               // the last four alone are not PII
-      "ref A4111111111111111",             // part of a longer word
-      "4111111111111111abc",               // idem
       "tracking 41111111111111111234567",  // part of a longer digit run
       "ids 555 123 4567 890 12",           // 3-digit groups never start a card
+  });
+}
+
+TEST(Redact, CardSeparators) {
+  const std::string want = "card [card ending 1111].";
+  check({
+      {"card " + join({"4111", "1111", "1111", "1111"}, kNbsp) + ".", want},
+      {"card " + join({"4111", "1111", "1111", "1111"}, kNarrowNbsp) + ".", want},
+      {"card " + join({"4111", "1111", "1111", "1111"}, kThin) + ".", want},
+      {"card " + join({"4111", "1111", "1111", "1111"}, kFigure) + ".", want},
+      {"card 4111\t1111\t1111\t1111.", want},
+      {"card 4111.1111.1111.1111.", want},
+      {"card 4111/1111/1111/1111.", want},
+      {"card 4111  1111  1111  1111.", want},  // up to two separators per gap
+      {"card 4111 -1111 -1111 -1111.", want},
+      {"card 4111--1111--1111--1111.", want},
+      {"card 4111\t\t1111\t\t1111\t\t1111.", want},
+      {"card " + join({"4111", "1111", "1111", "1111"}, std::string(kNbsp) + " ") + ".", want},
+      {"card " + join({"4111", "1111", "1111", "1111"}, std::string(kThin) + std::string(kThin)) + ".", want},
+      {"card 4111 1111-1111.1111.", want},  // gaps need not be alike
+      {"card 4111" + std::string(kNbsp) + "1111 1111  1111.", want},
+      {"Amex " + join({"3782", "822463", "10005"}, kNbsp) + " was declined", "Amex [card ending 0005] was declined"},
+      {"UnionPay " + join({"621234", "5678901234569"}, kThin) + "!", "UnionPay [card ending 4569]!"},
+      {"carte " + join({"4111", "1111", "1111", "1111"}, kNarrowNbsp) + ", merci", "carte [card ending 1111], merci"},
+      {"4111/1111/1111/1111 exp 12/27", "[card ending 1111] exp 12/27"},
+      {"4111.1111.1111.1111. Thanks", "[card ending 1111]. Thanks"},
+  });
+  check_unchanged({
+      join({"4111", "1111", "1111", "1112"}, kNbsp),  // Luhn fails
+      "4111.1111.1111.1112",
+      "1234/5678/9012 and 1234.5678.90",  // too few digits
+      "on 2026.11.20, 2026/11/20 or 20.11.2026",
+      "version 2026.1.1234.5678",
+      std::string("ids 555") + std::string(kNbsp) + "123" + std::string(kNbsp) + "4567 890",
+  });
+}
+
+TEST(Redact, CardsGluedToLetters) {
+  check({
+      {"PAN4111111111111111", "PAN[card ending 1111]"},
+      {"4111111111111111exp", "[card ending 1111]exp"},
+      {"card#4111111111111111", "card#[card ending 1111]"},
+      {"ref A4111111111111111", "ref A[card ending 1111]"},  // flipped: asserted the old gap
+      {"4111111111111111abc", "[card ending 1111]abc"},      // flipped: asserted the old gap
+      {"PAN4111111111111111exp1227", "PAN[card ending 1111]exp1227"},
+      {"card4111 1111 1111 1111exp", "card[card ending 1111]exp"},
+      {"Visa4222222222222.", "Visa[card ending 2222]."},
+      {"4111111111111111ab5555555555554444", "[card ending 1111]ab[card ending 4444]"},
+      {"4111111111111111GB29NWBK60161331926819", "[card ending 1111][iban]"},
+      {"4111111111111111abc@x.com", "[card ending 1111][email]"},
+      {"john4111111111111111@example.com", "[email]"},  // an address is one item
+      {"INV20261120000124", "INV[card ending 0124]"},  // a false positive, as documented
+      {"4111111111111111acct 12345678", "[card ending 1111]acct [account]"},  // the keyword is a word of its own
+      {"account: PAN4111111111111111 12345678", "account: PAN[card ending 1111] [account]"},  // PAN is one word
+      {"my account PAN4111111111111111 is 12345678", "my account PAN[card ending 1111] is 12345678"},  // and 4 back
+      {"mail john@example.com4111111111111111", "mail [email][card ending 1111]"},
+      {"mail john@example4111111111111111", "mail john@example[card ending 1111]"},  // no domain
+      {"mail john@bank4111111111111111.com", "mail [email]"},  // the longest domain wins
+      {"mail john@bank.com4111111111111111.org", "mail [email]"},
+  });
+  check_unchanged({
+      "PAN4111111111111112",            // Luhn fails
+      "INV41111111111111111234567",     // 23 digits
+      "ref A411111111111",              // 12 digits
+      "order ORD-2026-000123 at 14:03",
+      "GB29NWBK60161331926818",         // mod-97 fails and the 14 digits fail Luhn
+  });
+}
+
+TEST(Redact, CardsInFullwidthDigits) {
+  check({
+      {fullwidth("4111111111111111"), "[card ending 1111]"},
+      {"card " + fullwidth("5555555555554444") + ".", "card [card ending 4444]."},
+      {fullwidth("4222222222222"), "[card ending 2222]"},
+      {"card " + fullwidth("4111 1111 1111 1111"), "card [card ending 1111]"},
+      {"card " + fullwidth(join({"4111", "1111", "1111", "1111"}, kNbsp)), "card [card ending 1111]"},
+      {"card " + fullwidth("4111-1111") + "-1111-" + fullwidth("1111"), "card [card ending 1111]"},
+      {"4111" + fullwidth("111111111111"), "[card ending 1111]"},  // mixed widths
+      {"PAN" + fullwidth("4111111111111111") + "exp", "PAN[card ending 1111]exp"},
+      {"\xE3\x82\xAB\xE3\x83\xBC\xE3\x83\x89" + fullwidth("4111111111111111"), "\xE3\x82\xAB\xE3\x83\xBC\xE3\x83\x89[card ending 1111]"},
+  });
+  check_unchanged({
+      fullwidth("4111111111111112"),          // Luhn fails
+      fullwidth("41111111111111111234567"),   // 23 digits
+      fullwidth("411111111111"),              // 12 digits
+      fullwidth("2026-11-20 14:03"),
+      fullwidth("ssn 123-45-6789"),  // only cards read fullwidth digits
   });
 }
 
@@ -70,6 +186,14 @@ TEST(Redact, Ibans) {
       {"BE68 5390 0754 7034 from my wife", "[iban] from my wife"},  // a 4-letter word after a full group
       {"NL91ABNA0417164300, CH9300762011623852957", "[iban], [iban]"},
       {"Norway NO93 8601 1117 947", "Norway [iban]"},
+      {"IBAN " + join({"DE89", "3704", "0044", "0532", "0130", "00"}, kNbsp) + " please", "IBAN [iban] please"},
+      {join({"GB29", "NWBK", "6016", "1331", "9268", "19"}, kNarrowNbsp), "[iban]"},
+      {join({"GB29", "NWBK", "6016", "1331", "9268", "19"}, kThin) + ".", "[iban]."},
+      {join({"GB29", "NWBK", "6016", "1331", "9268", "19"}, kFigure), "[iban]"},
+      {"DE89-3704-0044-0532-0130-00", "[iban]"},
+      {"DE89\t3704\t0044\t0532\t0130\t00", "[iban]"},
+      {"GB29  NWBK  6016  1331  9268  19", "[iban]"},
+      {"FR14 2004-1010 0505" + std::string(kNbsp) + "0001 3M02 606", "[iban]"},
   });
 }
 
@@ -80,6 +204,8 @@ TEST(Redact, IbanFalsePositives) {
       "DE8937040044053201300",        // one character short for Germany
       "AB12 short",
       "ISO13616 is the standard",
+      "DE89-3704-0044-0532-0130-02",  // mod-97 fails
+      join({"DE89", "3704", "0044", "0532", "0130", "02"}, kNbsp),
   });
 }
 
@@ -89,6 +215,14 @@ TEST(Redact, Ssns) {
       {"123 45 6789", "[ssn]"},
       {"my social security number is 123456789.", "my social security number is [ssn]."},
       {"SSN#078051120", "SSN#[ssn]"},
+      {"SSN " + join({"123", "45", "6789"}, kNbsp), "SSN [ssn]"},
+      {"SSN " + join({"123", "45", "6789"}, kNarrowNbsp) + ".", "SSN [ssn]."},
+      {join({"123", "45", "6789"}, kThin), "[ssn]"},
+      {join({"123", "45", "6789"}, kFigure), "[ssn]"},
+      {"123.45.6789", "[ssn]"},
+      {"123\t45\t6789", "[ssn]"},
+      {"123  45  6789", "[ssn]"},
+      {"123 45-6789", "[ssn]"},
   });
   check_unchanged({
       "000-12-3456",
@@ -99,6 +233,8 @@ TEST(Redact, Ssns) {
       "ref 123456789",       // nine digits without context
       "ssn 000123456",       // context, but area 000
       "ssn 1234567890",      // ten digits
+      join({"000", "12", "3456"}, kNbsp),
+      "123.45.67890",
   });
 }
 
@@ -125,6 +261,23 @@ TEST(Redact, AccountsInContext) {
       "account balance 1234567.89",              // an amount
       "account 12345",                           // too short
       "account ending in 4417",
+  });
+}
+
+// PII the rules miss on purpose (docs/redaction.md, "Limits a bank should know"): a wider rule
+// must flip these rows knowingly.
+TEST(Redact, DocumentedLimits) {
+  check_unchanged({
+      "4111 / 1111 / 1111 / 1111",  // three separators are no gap
+      "4111\n1111\n1111\n1111",      // nor line breaks
+      "4111,1111,1111,1111",
+      "DE89 / 3704 / 0044 / 0532 / 0130 / 00",
+      "BE68.5390.0754.7034",  // an IBAN takes spaces and dashes only
+      "BE68/5390/0754/7034",
+      "123/45/6789",          // an SSN spaces, dashes and dots
+      "123 - 45 6789",
+      fullwidth(join({"4111", "1111", "1111", "1111"}, "\xE3\x80\x80")),  // U+3000 ideographic space
+      "\xEF\xBC\x91" "123-45-6789",  // after a fullwidth digit only a card starts
   });
 }
 
@@ -251,6 +404,31 @@ TEST(Redact, LongInputsStayBounded) {
   while (accounts.size() < (1u << 16)) accounts += "a/c 123456 ";
   EXPECT_LE(redact_text(accounts).size(), accounts.size() * 3 / 2);
 
+  // The new ways in: glued to letters, fullwidth digits, Unicode spaces and double separators.
+  std::string glued;
+  n = 0;
+  for (; glued.size() < (1u << 20); ++n) glued += "a4111111111111111";
+  const auto g = redact(glued);
+  EXPECT_EQ(g.count(Kind::kCard), n);
+  EXPECT_LE(g.text.size(), glued.size() * 3 / 2);
+
+  std::string wide;
+  while (wide.size() < (1u << 20)) wide += fullwidth("7");
+  EXPECT_EQ(redact_text(wide), wide);
+
+  std::string wide_cards;
+  n = 0;
+  for (; wide_cards.size() < (1u << 20); ++n) wide_cards += fullwidth("4111 1111 1111 1111 ");
+  EXPECT_EQ(redact(wide_cards).count(Kind::kCard), n);
+
+  std::string gaps;
+  while (gaps.size() < (1u << 20)) gaps += "4111" + std::string(kNbsp) + std::string(kNarrowNbsp);
+  EXPECT_LE(redact_text(gaps).size(), gaps.size() * 3 / 2);
+
+  std::string ones;
+  while (ones.size() < (1u << 20)) ones += "1" + std::string(kThin);
+  EXPECT_EQ(redact_text(ones), ones);
+
   const std::string ats(1 << 20, '@');
   EXPECT_EQ(redact_text(ats), ats);
   std::string mails;
@@ -288,14 +466,16 @@ std::string grouped(const std::string& digits, std::initializer_list<int> sizes,
   return out;
 }
 
-std::string by_fours(const std::string& digits, char sep) {
+std::string by_fours(const std::string& digits, std::string_view sep) {
   std::string out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && i % 4 == 0) out.push_back(sep);
+    if (i > 0 && i % 4 == 0) out += sep;
     out.push_back(digits[i]);
   }
   return out;
 }
+
+std::string by_fours(const std::string& digits, char sep) { return by_fours(digits, std::string_view(&sep, 1)); }
 
 TEST(Redact, NoLuhnValidCardSurvives) {
   std::mt19937 rng(20261120);
@@ -333,6 +513,39 @@ TEST(Redact, NoLuhnValidCardSurvives) {
   }
 }
 
+// The layouts the security review found missed: Unicode spaces, tabs, dots, slashes and double
+// separators between groups, digits glued to letters, fullwidth digits. The whole card, and nothing
+// else, becomes the placeholder.
+TEST(Redact, NoLuhnValidCardSurvivesOtherLayouts) {
+  std::mt19937 rng(20261121);
+  const std::string kGaps[] = {std::string(kNbsp), std::string(kNarrowNbsp), std::string(kThin), std::string(kFigure),
+                               "\t", ".", "/", "  ", " -", "--", std::string(kNbsp) + " ", std::string(kThin) + "."};
+  const char* const kAround[][2] = {{"card ", "."}, {"PAN", ""}, {"", "exp"}, {"card#", ";"}, {"x", "y"},
+                                    {"(", ")"}, {"\xE2\x82\xAC", "\xE2\x82\xAC"}, {"pay with ", " exp 12/27"}};
+  for (int iter = 0; iter < 3000; ++iter) {
+    const int len = 13 + iter % 7;
+    const std::string number = luhn_number(rng, len);
+    ASSERT_EQ(number.size(), static_cast<std::size_t>(len));
+    const std::string& gap = kGaps[iter % std::size(kGaps)];
+    std::string shown;
+    switch (iter % 4) {
+      case 0: shown = by_fours(number, gap); break;
+      case 1: shown = fullwidth(number); break;
+      case 2: shown = fullwidth(by_fours(number, gap)); break;
+      default: shown = len == 15 ? join({std::string_view(number).substr(0, 4), std::string_view(number).substr(4, 6),
+                                         std::string_view(number).substr(10)}, gap)
+                                 : by_fours(number, gap);
+    }
+    const auto& around = kAround[(iter / 4) % std::size(kAround)];
+    const std::string in = std::string(around[0]) + shown + around[1];
+    const std::string want = std::string(around[0]) + "[card ending " + number.substr(len - 4) + "]" + around[1];
+    const auto r = redact(in);
+    EXPECT_EQ(r.text, want) << in;
+    EXPECT_EQ(r.count(Kind::kCard), 1) << in;
+    EXPECT_EQ(redact_text(r.text), r.text) << in;
+  }
+}
+
 // Random texts from PII, near-misses, words and punctuation glued together in every way: a second
 // pass never finds anything new, and the output stays within 1.5 times the input.
 TEST(Redact, IdempotentOnGeneratedTexts) {
@@ -344,8 +557,13 @@ TEST(Redact, IdempotentOnGeneratedTexts) {
       "call", "mobile", "number", "is", "my", "order", "INV-1042", "[card ending 1111]", "[account]", "[email]",
       "1", "12", "1234", "+", "(", ")", "@", ".", "-", "_", ",", "#", "\xC3\xA9", "\xFF", "x", "ab12", "2026-11", "b.co",
       "@x.com", ";", "NO93 8601 1117 947", "621234 5678901234569", "+44 20 7946 0958", "15551234567", "1-555-123-4567",
+      "PAN4111111111111111", "4111111111111111exp", "4111\xC2\xA0" "1111\xC2\xA0" "1111\xC2\xA0" "1111", "4111  1111",
+      "4111.1111.1111.1111", "4111/1111", "\xEF\xBC\x94\xEF\xBC\x91\xEF\xBC\x91\xEF\xBC\x91", "\xEF\xBC\x91", "GB29",
+      "123\xE2\x80\xAF" "45\xE2\x80\xAF" "6789", "DE89\t3704\t0044\t0532\t0130\t00", "XX12ABCD", "ab", "PAN", "exp",
+      "[card ending 4444]", "5555555555554444", "acct4111111111111111", "\xE2\x80\x89", "\t",
   };
-  const char* const kGlue[] = {" ", " ", " ", "", ".", "-", ", ", "\n", "@", "+", "(", ") ", ":", "_"};
+  const char* const kGlue[] = {" ", " ", " ", "", "", ".", "-", ", ", "\n", "@", "+", "(", ") ", ":", "_",
+                               "\xC2\xA0", "\t", "/", "  ", "x", "\xE2\x80\x87"};
   std::mt19937 rng(7);
   std::uniform_int_distribution<std::size_t> piece(0, std::size(kPieces) - 1);
   std::uniform_int_distribution<std::size_t> glue(0, std::size(kGlue) - 1);
