@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <ctime>
+#include <set>
 
 namespace testsupport {
 namespace {
@@ -233,6 +234,31 @@ TEST(Edge, ServesTlsWhenConfigured) {
   // Plain HTTP to a TLS port gets nothing useful and the edge keeps serving.
   EXPECT_EQ(http_request(e.endpoint, "GET", "/healthz", {}, "", std::chrono::seconds(3)).status, 0);
   EXPECT_EQ(https_request(e.endpoint, files.certificate, "GET", "/healthz", {}, "", &error).status, 200) << error;
+}
+
+TEST(Edge, ServesWithSeveralConnectionThreads) {
+  TempDir certs;
+  const auto files = make_self_signed(certs.path());
+  Edge e(json{{"threads", 3}, {"tls", {{"certificate", files.certificate.string()}, {"private_key", files.private_key.string()}}}});
+  // A dribbling client on one thread does not hold up the others.
+  RawConnection slow(e.endpoint);
+  ASSERT_TRUE(slow.send("\x16"));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    std::string error;
+    const auto r = https_request(e.endpoint, files.certificate, "POST", "/v1/cases",
+                                 {{"Authorization", std::string("Bearer ") + kToken}, {"Prefer", "wait=10"}},
+                                 charged_twice("cust-t" + std::to_string(i)), &error);
+    ASSERT_EQ(r.status, 200) << error << r.body;
+    ids.push_back(json::parse(r.body).at("case_id").get<std::string>());
+  }
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+  EXPECT_TRUE(slow.closed_within(std::chrono::seconds(5))) << "the read timeout applies on every thread";
+  // SIGTERM: stops cleanly within the grace period.
+  e.process->signal(SIGTERM);
+  const auto code = e.process->wait_exit(std::chrono::seconds(15));
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0);
 }
 
 TEST(Edge, ABrokerThatIsGoneIsA503WithRetryAfter) {

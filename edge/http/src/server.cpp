@@ -22,7 +22,10 @@
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 namespace edge {
 
@@ -77,8 +80,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       : io(io_),
         settings(std::move(s)),
         log(common::log::get("edge")),
-        acceptor(io),
-        bus(io, ctx, settings.broker_endpoint),
+        pool(settings.threads > 1 ? std::make_unique<net::io_context>(static_cast<int>(settings.threads)) : nullptr),
+        acceptor(std::in_place, pool ? *pool : io),
+        bus(std::in_place, io, ctx, settings.broker_endpoint),
         auth(credentials(settings), settings.auth),
         cases(settings.max_cases, settings.case_retention, settings.idempotency_retention),
         tls(net::ssl::context::tls_server) {
@@ -99,40 +103,57 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     return out;
   }
 
+  // The core: the bus client and every piece of state (auth, limits, cases) live on `io`, one
+  // thread. With threads > 1, connections (HTTP parsing, TLS) run on `pool` with that many
+  // threads, and each request hops to the core and back (co_spawn).
   net::io_context& io;
   Settings settings;
   std::shared_ptr<spdlog::logger> log;
-  tcp::acceptor acceptor;
-  bus::BusClient bus;
+  std::unique_ptr<net::io_context> pool;  // before the acceptor: destroyed after it
+  std::vector<std::thread> pool_threads;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<bus::BusClient> bus;  // reset when stopped: its socket must close before the context
   Authenticator auth;
   RateLimiter limiter;
   CaseTable cases;
   std::unordered_map<std::string, TenantLimits> limits;
   net::ssl::context tls;
   bool use_tls = false;
-  bool stopping = false;
-  std::size_t connections = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
   std::unordered_map<std::string, std::size_t> submitting;  // by tenant: sent, not yet accepted or refused
-  std::function<void()> on_idle;  // set while stopping: called when the last connection closes
+  std::mutex idle_mutex;
+  std::function<void()> on_idle;  // set while stopping: posted to the core when the last connection closes
 
   // ---------------------------------------------------------------------------------------
   // Connections
 
+  net::io_context& net_io() { return pool ? *pool : io; }
+
+  // Stops the connection threads (on the core, after the grace period). The pool itself stays
+  // until the server goes: a request still at the core may post its answer to it.
+  void stop_pool() {
+    if (!pool) return;
+    pool->stop();
+    for (auto& t : pool_threads) t.join();
+    pool_threads.clear();
+  }
+
   net::awaitable<void> accept_loop() {
     auto self = shared_from_this();
     while (!stopping) {
-      auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+      auto [ec, socket] = co_await acceptor->async_accept(kTuple);
       if (ec == net::error::operation_aborted || stopping) break;
       if (ec) {
         // Transient (EMFILE, ENFILE, ECONNABORTED): keep serving, but pause rather than spin on
         // an error that repeats at once, and say so once per pause.
         log->warn("accept failed err={} pause_ms=100", ec.message());
-        net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+        net::steady_timer pause(acceptor->get_executor(), std::chrono::milliseconds(100));
         co_await pause.async_wait(kTuple);
         continue;
       }
       ++connections;
-      net::co_spawn(io, connection(std::move(socket)), [self](std::exception_ptr e) {
+      net::co_spawn(net_io(), connection(std::move(socket)), [self](std::exception_ptr e) {
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -140,7 +161,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             self->log->error("connection failed err={}", ex.what());
           }
         }
-        if (--self->connections == 0 && self->on_idle) self->on_idle();
+        if (--self->connections == 0) {
+          std::lock_guard lock(self->idle_mutex);
+          if (self->on_idle) net::post(self->io, self->on_idle);
+        }
       });
     }
   }
@@ -226,9 +250,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       Request req = parser.release();
       const auto started = Clock::now();
-      Response res = co_await handle(req);
-      res.keep_alive(res.keep_alive() && req.keep_alive() && !stopping);
-      log->debug("request method={} target_len={} status={} ms={:.3f}", std::string(req.method_string()), req.target().size(),
+      const bool request_keep_alive = req.keep_alive();
+      const std::string method(req.method_string());
+      const auto target_len = req.target().size();
+      // (No co_await inside a conditional expression: GCC 12 miscompiles it.)
+      Response res;
+      if (pool) {
+        res = co_await net::co_spawn(io, handle_owned(std::move(req)), net::use_awaitable);
+      } else {
+        res = co_await handle(req);
+      }
+      res.keep_alive(res.keep_alive() && request_keep_alive && !stopping);
+      log->debug("request method={} target_len={} status={} ms={:.3f}", method, target_len,
                  res.result_int(), std::chrono::duration<double, std::milli>(Clock::now() - started).count());
       lowest.expires_after(settings.read_timeout);
       auto [ew, nw] = co_await http::async_write(stream, res, kTuple);
@@ -238,6 +271,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   // ---------------------------------------------------------------------------------------
   // Requests
+
+  // A request handed to the core: the coroutine owns it.
+  net::awaitable<Response> handle_owned(Request req) { co_return co_await handle(req); }
 
   net::awaitable<Response> handle(Request& req) {
     const unsigned v = req.version();
@@ -405,6 +441,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!idempotency_key.empty()) envelope["idempotency_key"] = idempotency_key;
     auto pending = std::make_shared<Pending>(io);
     auto self = shared_from_this();
+    if (!bus || stopping) {
+      auto res = json_response(v, ka, http::status::service_unavailable,
+                               error_body("shutting_down", "the edge is shutting down; retry later"));
+      res.set(http::field::retry_after, "1");
+      co_return res;
+    }
     ++submitting[tenant];
     // Whatever happens to the submission, the callbacks settle the tenant's count and the
     // Idempotency-Key, even after this request has given up waiting.
@@ -424,7 +466,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         self->cases.bind(tenant, key, case_id);
       }
     };
-    bus.submit(
+    bus->submit(
         envelope.dump(-1, ' ', false, json::error_handler_t::replace), settings.case_deadline + std::chrono::seconds(5),
         [weak, pending, tenant, settle](bus::Outcome o) {
           auto self = weak.lock();
@@ -522,7 +564,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<Response> readyz_uncached(unsigned v, bool ka) {
     auto pending = std::make_shared<Pending>(io);
     auto self = shared_from_this();
-    bus.stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
+    if (!bus) co_return json_response(v, ka, http::status::service_unavailable, json{{"ready", false}, {"broker", "stopping"}}.dump());
+    bus->stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
       pending->refused = std::move(o);
       pending->answered = true;
       pending->signal.cancel();
@@ -557,12 +600,12 @@ Server::~Server() = default;
 std::uint16_t Server::start() {
   auto& i = *impl_;
   const tcp::endpoint ep(net::ip::make_address(i.settings.listen_address), i.settings.listen_port);
-  i.acceptor.open(ep.protocol());
-  i.acceptor.set_option(net::socket_base::reuse_address(true));
-  i.acceptor.bind(ep);
-  i.acceptor.listen(net::socket_base::max_listen_connections);
+  i.acceptor->open(ep.protocol());
+  i.acceptor->set_option(net::socket_base::reuse_address(true));
+  i.acceptor->bind(ep);
+  i.acceptor->listen(net::socket_base::max_listen_connections);
   auto self = impl_;
-  net::co_spawn(i.io, i.accept_loop(), [self](std::exception_ptr e) {
+  net::co_spawn(i.net_io(), i.accept_loop(), [self](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -571,22 +614,36 @@ std::uint16_t Server::start() {
       }
     }
   });
-  return i.acceptor.local_endpoint().port();
+  if (i.pool) {
+    for (std::size_t t = 0; t < i.settings.threads; ++t) {
+      i.pool_threads.emplace_back([pool = i.pool.get()] {
+        auto guard = net::make_work_guard(*pool);  // until stop_pool(): the pool may be idle
+        pool->run();
+      });
+    }
+  }
+  return i.acceptor->local_endpoint().port();
 }
 
 void Server::stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
   auto& i = *impl_;
   i.stopping = true;
-  beast::error_code ignored;
-  i.acceptor.close(ignored);
+  // The acceptor belongs to the connection threads' executor.
+  net::post(i.acceptor->get_executor(), [self = impl_] {
+    beast::error_code ignored;
+    if (self->acceptor) self->acceptor->close(ignored);
+  });
   auto done = std::make_shared<std::function<void()>>(std::move(on_stopped));
-  auto fire = [done] {
+  auto fire = [done, self = impl_] {
     if (*done) {
       auto f = std::move(*done);
       *done = nullptr;
+      self->stop_pool();
+      self->bus.reset();  // closes the bus socket: the ZeroMQ context can terminate
       f();
     }
   };
+  std::lock_guard lock(i.idle_mutex);
   if (i.connections == 0) {
     net::post(i.io, fire);
     return;

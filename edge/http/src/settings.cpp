@@ -94,6 +94,8 @@ void from_json(const json& j, Settings& s) {
         bad(k, "the port must be 0-65535");
       }
       s.listen_port = static_cast<std::uint16_t>(std::stoi(port));
+    } else if (k == "threads") {
+      s.threads = number<std::size_t>(v, k, 1, 64);
     } else if (k == "broker_endpoint") {
       s.broker_endpoint = text(v, k);
     } else if (k == "workflow") {
@@ -183,6 +185,7 @@ json to_json(const Settings& s) {
   json tls = json::object();
   if (!s.tls_certificate.empty()) tls = {{"certificate", s.tls_certificate}, {"private_key", s.tls_private_key}};
   return json{{"listen", s.listen_address + ":" + std::to_string(s.listen_port)},
+              {"threads", s.threads},
               {"broker_endpoint", s.broker_endpoint},
               {"workflow", s.workflow},
               {"required_agent_kinds", s.required_agent_kinds},

@@ -30,6 +30,9 @@ struct Settings {
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8080;  // 0 picks a free port (tests); the bound one goes out with READY=1
   std::string broker_endpoint = "tcp://127.0.0.1:7101";
+  // Threads for connections (HTTP parsing, TLS). The bus client and all state stay on the main
+  // thread; 1 runs everything there.
+  std::size_t threads = 1;
   std::string workflow = "banking";  // what POST /v1/cases submits to
   std::vector<std::string> required_agent_kinds = {"classifier", "fraud_reviewer", "response_drafter", "escalation"};
   std::string tls_certificate, tls_private_key;  // both or neither: PEM files; TLS when set
