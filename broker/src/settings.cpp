@@ -13,7 +13,7 @@ void ms(const nlohmann::json& j, const char* key, std::chrono::milliseconds& out
   constexpr std::int64_t kMax = 30LL * 24 * 3600 * 1000;
   auto it = j.find(key);
   if (it == j.end()) return;
-  const auto v = it->get<std::int64_t>();
+  const auto v = common::json::integer_at(*it, key);
   if (v < min || v > kMax) {
     throw std::invalid_argument(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(kMax));
   }
@@ -24,7 +24,7 @@ template <class T>
 void bounded(const nlohmann::json& j, const char* key, T& out, long long min, long long max) {
   auto it = j.find(key);
   if (it == j.end()) return;
-  const auto v = it->get<long long>();
+  const auto v = common::json::integer_at(*it, key);
   if (v < min || v > max) {
     throw std::invalid_argument(std::string(key) + " must be between " + std::to_string(min) + " and " + std::to_string(max));
   }
@@ -44,7 +44,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   s.core.max_message_bytes = static_cast<std::size_t>(s.max_message_bytes);
   ms(j, "shutdown_grace_ms", s.shutdown_grace, 0);
   if (auto it = j.find("busy_poll_us"); it != j.end()) {
-    const auto v = it->get<long long>();
+    const auto v = common::json::integer_at(*it, "busy_poll_us");
     if (v < 0 || v > 10000) throw std::invalid_argument("busy_poll_us must be between 0 and 10000");
     s.busy_poll = std::chrono::microseconds(v);
   }

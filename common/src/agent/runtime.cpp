@@ -25,7 +25,7 @@ void read_settings(const nlohmann::json& j, Settings& s) {
   json::get_optional(j, "capacity", s.capacity);
   json::get_optional(j, "max_message_bytes", s.max_message_bytes);
   auto ms = [&](const char* key, std::chrono::milliseconds& out) {
-    if (auto it = j.find(key); it != j.end()) out = std::chrono::milliseconds(it->get<std::int64_t>());
+    if (auto it = j.find(key); it != j.end()) out = std::chrono::milliseconds(json::integer_at(*it, key));
   };
   ms("reconnect_initial_ms", s.reconnect_initial);
   ms("reconnect_max_ms", s.reconnect_max);

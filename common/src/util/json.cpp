@@ -18,6 +18,13 @@ void reject_unknown_keys(const json& j, std::initializer_list<std::string_view> 
   }
 }
 
+std::int64_t integer_at(const json& v, const char* key) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+    throw std::invalid_argument(std::string(key) + " must be an integer");
+  }
+  return v.get<std::int64_t>();
+}
+
 const json* member(const json& object, std::string_view key) {
   auto it = object.find(key);
   return it == object.end() || it->is_null() ? nullptr : &*it;

@@ -37,6 +37,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   json::reject_unknown_keys(j, {"level", "format"});
   json::get_optional(j, "level", s.level);
   if (auto it = j.find("format"); it != j.end()) {
+    if (!it->is_string()) throw std::invalid_argument("log.format must be \"text\" or \"json\"");
     const auto f = it->get<std::string>();
     if (f == "text") {
       s.format = Format::kText;

@@ -3,7 +3,9 @@
 // strict objects (unknown keys are errors) and a JSON string writer for hand-composed documents.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <initializer_list>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,12 +39,24 @@ using nlohmann::json;
 // control messages reject unknown keys so that typos do not pass silently).
 void reject_unknown_keys(const json& j, std::initializer_list<std::string_view> allowed);
 
-// Reads j[key] into out when present (and not null); leaves out unchanged otherwise.
+// Reads j[key] into out when present (and not null); leaves out unchanged otherwise. A value of
+// the wrong type throws std::invalid_argument naming the key (release builds do not carry
+// nlohmann's JSON_DIAGNOSTICS paths).
 template <class T>
 void get_optional(const json& j, const char* key, T& out) {
   auto it = j.find(key);
-  if (it != j.end() && !it->is_null()) it->get_to(out);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    it->get_to(out);
+  } catch (const nlohmann::json::type_error& e) {
+    throw std::invalid_argument(std::string(key) + ": " + e.what());
+  } catch (const nlohmann::json::out_of_range& e) {
+    throw std::invalid_argument(std::string(key) + ": " + e.what());
+  }
 }
+
+// An integer member, or throws std::invalid_argument naming the key.
+std::int64_t integer_at(const json& v, const char* key);
 
 // Reading untrusted JSON at a boundary (case payloads, agent results, task context) so that every
 // error names the field at fault. The readers throw FieldError; the boundary catches it and
