@@ -52,6 +52,8 @@ class SignalFd final {
 struct App::Impl {
   // Messages taken from one socket before looking at the other and at timers.
   static constexpr int kBatch = 512;
+  // busy_poll_us applies only while at most this many cases are in flight (docs/performance.md).
+  static constexpr std::size_t kSpinMaxCases = 8;
 
   Settings settings;
   std::shared_ptr<spdlog::logger> log;
@@ -172,7 +174,9 @@ struct App::Impl {
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(core.next_wakeup() - now.mono);
       wait = std::clamp(wait, 0ms, 1000ms);
-      if (spin_allowed && now.mono - last_activity < settings.busy_poll) wait = 0ms;
+      // And only while few cases are in flight: spinning buys latency at low load, and at high
+      // load the CPU is worth more to the agents than to this loop's wake-ups.
+      if (spin_allowed && core.active_cases() <= kSpinMaxCases && now.mono - last_activity < settings.busy_poll) wait = 0ms;
       zmq::pollitem_t items[] = {{agents.handle(), 0, ZMQ_POLLIN, 0},
                                  {clients.handle(), 0, ZMQ_POLLIN, 0},
                                  {nullptr, signals.fd(), ZMQ_POLLIN, 0}};
