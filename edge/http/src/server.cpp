@@ -563,7 +563,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<Response> readyz_uncached(unsigned v, bool ka) {
     auto pending = std::make_shared<Pending>(io);
-    auto self = shared_from_this();
     if (!bus) co_return json_response(v, ka, http::status::service_unavailable, json{{"ready", false}, {"broker", "stopping"}}.dump());
     bus->stats(std::chrono::seconds(1), [pending](bus::Outcome o) {
       pending->refused = std::move(o);
