@@ -10,7 +10,7 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev
   nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libfmt-dev
-  libsystemd-dev libssl-dev
+  libsystemd-dev libssl-dev libsqlite3-dev libsqlitecpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl
 )

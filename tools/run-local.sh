@@ -61,7 +61,9 @@ start() {
 # The shipped configs (deploy/config/): the broker's banking workflow and policy, the agents' rules,
 # templates and thresholds. Endpoints come from the flags, which override the files.
 CONFIG_DIR=${CASEBUS_CONFIG_DIR:-deploy/config}
-start broker "$BROKER" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP"
+# Durable, as deployed: the case store lives in $BUILD/state (cases survive a restart of make run).
+start broker "$BROKER" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP" \
+  --state-dir "$BUILD/state"
 for i in $(seq 1 50); do port_in_use "$CLIENT_PORT" && break; sleep 0.1; done
 port_in_use "$CLIENT_PORT" || { echo "run-local: the broker did not start" >&2; stop_all; exit 1; }
 for bin in "${AGENTS[@]}"; do

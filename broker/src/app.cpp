@@ -61,14 +61,23 @@ struct App::Impl {
   zmq::context_t ctx;  // before the sockets: destroyed last
   zmq::socket_t clients;
   zmq::socket_t agents;
+  std::unique_ptr<Store> store;  // before the core, which holds a pointer to it
   Core core;
   Outbox outbox;
+  // Answers to clients that report something stored (ACCEPTED, final cases): sent only after the
+  // commit that holds it (docs/storage.md#when-the-broker-answers).
+  std::vector<OutMessage> held;
+  common::MonoTime next_store_retry{};
   std::vector<zmq::message_t> parts;
   bool shutting_down = false;
   common::MonoTime shutdown_deadline{};
 
   explicit Impl(Settings s)
-      : settings(std::move(s)), log(common::log::get("broker")), ctx(1), core(settings.core) {
+      : settings(std::move(s)),
+        log(common::log::get("broker")),
+        ctx(1),
+        store(Store::open(settings.storage)),
+        core(settings.core, store.get()) {
     bus::SocketOptions o;
     o.max_message_bytes = settings.max_message_bytes;
     o.router_mandatory = true;
@@ -77,6 +86,9 @@ struct App::Impl {
     // A client that stops reading must not make the broker hold its results without bound: past
     // this many queued answers they count as undeliverable.
     o.send_hwm = 10000;
+    // Clients keep their routing id across reconnects (BusClient), so that final cases of cases
+    // recovered after a restart reach them; a reconnecting client takes its old id over.
+    o.router_handover = true;
     clients = bus::make_socket(ctx, zmq::socket_type::router, o);
     try {
       clients.bind(settings.client_endpoint);
@@ -95,6 +107,17 @@ struct App::Impl {
     // appends more messages: index, don't iterate.
     for (std::size_t i = 0; i < outbox.size(); ++i) {
       auto& m = outbox[i];
+      if (m.after_commit) {
+        held.push_back(std::move(m));
+        continue;
+      }
+      send(m);
+    }
+    outbox.clear();
+  }
+
+  void send(OutMessage& m) {
+    {
       auto& sock = m.side == Side::kClient ? clients : agents;
       const auto r = bus::send_frames(sock, m.peer, m.frames);
       if (r != bus::SendResult::kSent) {
@@ -106,7 +129,27 @@ struct App::Impl {
         core.on_unreachable(side, peer, common::Now::current(), outbox);
       }
     }
-    outbox.clear();
+  }
+
+  // Once per loop turn: hands the turn's changes to the store in one transaction, then releases
+  // the answers that waited for it. When the store cannot be written, the submissions of this
+  // turn are refused instead, the rest stays held, and the write is tried again every 500 ms.
+  void commit_turn() {
+    const auto now = common::Now::current();
+    core.persist(now);
+    if (!store->healthy() && now.mono < next_store_retry) return;
+    auto r = store->commit(now.wall);
+    if (r) {
+      core.on_committed();
+      for (auto& m : held) send(m);
+      held.clear();
+      flush();  // what sending made the core say (nothing for clients today)
+      return;
+    }
+    next_store_retry = now.mono + 500ms;
+    const auto gone = core.on_commit_failed(r.error(), now, outbox);
+    std::erase_if(held, [&](const OutMessage& m) { return !m.case_id.empty() && gone.count(m.case_id) > 0; });
+    flush();
   }
 
   // Takes up to kBatch messages from one socket.
@@ -147,10 +190,38 @@ struct App::Impl {
     shutdown_deadline = common::MonoClock::now() + settings.shutdown_grace;
     core.stop_accepting();
     common::daemon::notify_stopping();
-    log->info("stopping sig={} cases_active={} grace_ms={}", sig, core.active_cases(), settings.shutdown_grace.count());
+    log->info("stopping sig={} cases_active={} tasks_in_flight={} grace_ms={}", sig, core.active_cases(), core.tasks_in_flight(),
+              settings.shutdown_grace.count());
+  }
+
+  // Whether a stopping broker may exit now. Durable: once no task is out with an agent (the rest
+  // of each case stays stored and resumes at the next start), or when the grace period is over
+  // (tasks still out go again, as attempt + 1, at the next start). In memory: once every case has
+  // ended; at the end of the grace period the rest fail.
+  bool may_exit(const common::Now& now) {
+    if (store->durable()) {
+      if (core.tasks_in_flight() == 0) return true;
+      if (now.mono < shutdown_deadline) return false;
+      log->warn("grace period over, tasks still out resume at the next start tasks_in_flight={}", core.tasks_in_flight());
+      return true;
+    }
+    if (core.active_cases() == 0) return true;
+    if (now.mono < shutdown_deadline) return false;
+    log->warn("grace period over, failing unfinished cases cases_active={}", core.active_cases());
+    core.fail_all(common::Errc::kShuttingDown, "the broker stopped before the case finished", now, outbox);
+    flush();
+    return true;
   }
 
   int run() {
+    {
+      const auto start = common::MonoClock::now();
+      const auto n = core.recover(common::Now::current(), outbox);
+      flush();
+      commit_turn();
+      log->info("store opened storage={} cases_recovered={} ms={}", store->describe(), n,
+                std::chrono::duration_cast<std::chrono::milliseconds>(common::MonoClock::now() - start).count());
+    }
     const auto client_ep = clients.get(zmq::sockopt::last_endpoint);
     const auto agent_ep = agents.get(zmq::sockopt::last_endpoint);
     log->info("ready client_endpoint={} agent_endpoint={} heartbeat_ms={} queue_limit={} max_attempts={} version={}",
@@ -173,7 +244,7 @@ struct App::Impl {
         window_start = now.mono;
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(core.next_wakeup() - now.mono);
-      wait = std::clamp(wait, 0ms, 1000ms);
+      wait = std::clamp(wait, 0ms, store->healthy() ? 1000ms : 100ms);
       // And only while few cases are in flight: spinning buys latency at low load, and at high
       // load the CPU is worth more to the agents than to this loop's wake-ups.
       if (spin_allowed && core.active_cases() <= kSpinMaxCases && now.mono - last_activity < settings.busy_poll) wait = 0ms;
@@ -194,20 +265,17 @@ struct App::Impl {
         core.on_tick(now, outbox);
         flush();
       }
+      commit_turn();
       if (active) work += common::MonoClock::now() - work_start;
-      if (shutting_down) {
-        if (core.active_cases() == 0) break;
-        if (now.mono >= shutdown_deadline) {
-          log->warn("grace period over, failing unfinished cases cases_active={}", core.active_cases());
-          core.fail_all(common::Errc::kShuttingDown, "the broker stopped before the case finished", now, outbox);
-          flush();
-          break;
-        }
-      }
+      if (shutting_down && may_exit(now)) break;
+    }
+    commit_turn();
+    if (store->pending() > 0) {
+      log->error("stopped with writes the store did not take pending_writes={} err={}", store->pending(), store->last_error());
     }
     const auto& c = core.counters();
-    log->info("stopped accepted={} completed={} failed={} requeued={} late_answers={}", c.accepted, c.completed,
-              c.failed, c.requeued, c.late_answers);
+    log->info("stopped accepted={} completed={} failed={} requeued={} late_answers={} cases_left_stored={}", c.accepted,
+              c.completed, c.failed, c.requeued, c.late_answers, store->durable() ? core.active_cases() : 0);
     return 0;
   }
 };

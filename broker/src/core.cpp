@@ -30,10 +30,20 @@ void append_ms(std::string& out, double ms) {
 
 }  // namespace
 
-Core::Core(CoreSettings settings) : settings_(std::move(settings)), log_(common::log::get("broker")) {
+Core::Core(CoreSettings settings, Store* store) : settings_(std::move(settings)), log_(common::log::get("broker")) {
   if (!settings_.workflows) settings_.workflows = std::make_shared<const Workflows>();
   if (!settings_.policy) settings_.policy = std::make_shared<const common::policy::Policy>(common::policy::default_config());
+  if (!store) {
+    StorageSettings memory;
+    memory.mode = "memory";
+    memory.max_ended_cases = 10000;
+    own_store_ = Store::open(memory);
+    store = own_store_.get();
+  }
+  store_ = store;
 }
+
+Core::~Core() = default;
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -56,6 +66,8 @@ void Core::on_client(std::string_view peer, bus::FrameViews frames, const Now& n
     submit(peer, *s, now, out);
   } else if (auto* st = std::get_if<bus::StatsMsg>(&*msg)) {
     out.push_back({Side::kClient, std::string(peer), bus::encode_stats_reply(st->corr, stats_json())});
+  } else if (auto* ctl = std::get_if<bus::ControlMsg>(&*msg)) {
+    control(peer, ctl->corr, ctl->request, now, out);
   }
 }
 
@@ -69,6 +81,14 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     reject(peer, m.corr, make_error(Errc::kShuttingDown, "", "the broker is shutting down; submit again later"), out);
     return;
   }
+  if (!store_->healthy()) {
+    ++counters_.storage_refused;
+    reject(peer, m.corr,
+           make_error(Errc::kStorageUnavailable, "", "the broker cannot store new cases right now (" + store_->last_error() +
+                                                         "); nothing was accepted, submit again later"),
+           out);
+    return;
+  }
   auto env = codec_.decode(m.envelope);
   if (!env) {
     ++counters_.rejected;
@@ -80,6 +100,45 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
     ++counters_.rejected;
     reject(peer, m.corr, make_error(Errc::kInvalidField, "type", "a submission must be of type \"case\""), out);
     return;
+  }
+  // The same idempotency key from the same tenant is the same case, across restarts, for as long
+  // as the store keeps it: the submitter gets that case's id (and its final case when it has
+  // ended), and a running case answers the newest submitter.
+  const std::uint64_t hash = payload_hash(env->payload);
+  if (!env->idempotency_key.empty()) {
+    const auto reused = [&] {
+      ++counters_.rejected;
+      reject(peer, m.corr,
+             make_error(Errc::kDuplicate, "idempotency_key", "this idempotency key was already used with a different payload"),
+             out);
+    };
+    if (auto kit = keys_.find(idem_index(env->tenant, env->idempotency_key)); kit != keys_.end()) {
+      auto cit = cases_.find(kit->second);
+      if (cit != cases_.end()) {
+        if (cit->second.payload_hash != hash) return reused();
+        ++counters_.duplicates;
+        reattach(cit->second, peer, m.corr, out);
+        return;
+      }
+    }
+    std::optional<Store::KeyHit> hit;
+    try {
+      hit = store_->find_key(env->tenant, env->idempotency_key);
+    } catch (const std::exception& e) {
+      ++counters_.storage_refused;
+      log_->error("store read failed err={}", e.what());
+      reject(peer, m.corr, make_error(Errc::kStorageUnavailable, "", "the case store cannot be read; submit again later"), out);
+      return;
+    }
+    if (hit && hit->status != "active") {
+      if (hit->payload_hash != hash) return reused();
+      ++counters_.duplicates;
+      out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, hit->case_id), true, hit->case_id});
+      if (!hit->result.empty()) {
+        out.push_back({Side::kClient, std::string(peer), bus::encode_result(m.corr, hit->result), true, hit->case_id});
+      }
+      return;
+    }
   }
   common::WallMs deadline = env->deadline ? std::min(env->deadline, now.wall + settings_.max_deadline.count())
                                           : now.wall + settings_.default_deadline.count();
@@ -164,10 +223,14 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
   c.corr = std::string(m.corr);
   c.to = std::move(env->to);
   c.flow = std::move(flow);
+  c.payload_hash = hash;
   deadlines_.emplace(c.deadline, id);
+  if (!c.idempotency_key.empty()) keys_[idem_index(c.tenant, c.idempotency_key)] = id;
   auto [it, inserted] = cases_.emplace(id, std::move(c));
   ++counters_.accepted;
-  out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, id)});
+  mark(it->second, kFull);
+  unacked_.push_back({id, std::string(peer), std::string(m.corr)});
+  out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, id), true, id});
   log_->debug("case accepted case_id={} tenant={} agent={}", id, it->second.tenant, it->second.to);
   if (start && !start->end.empty()) {
     it->second.phase = Phase::kNone;
@@ -198,6 +261,7 @@ void Core::enqueue(Case& c, const Now& now, bool front) {
 }
 
 void Core::pump(const std::string& kind_name, const Now& now, Outbox& out) {
+  if (holding_) return;
   auto kit = kinds_.find(kind_name);
   if (kit == kinds_.end()) return;
   Kind& kind = kit->second;
@@ -275,6 +339,7 @@ void Core::dispatch(Case& c, Worker& w, const Now& now, Outbox& out) {
   CASEBUS_CHECK(fresh, "task id dispatched twice: " + env.id);
   w.tasks.insert(env.id);
   ++counters_.dispatched;
+  mark(c, kProgress);
   log_->debug("task dispatched case_id={} task_id={} tenant={} agent={} worker={} attempt={}", c.id, env.id, c.tenant,
               c.to, w.name, c.attempt);
   send_agent(w, bus::encode_task(task), now, out);
@@ -460,6 +525,7 @@ void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out
   ++c->hop;
   c->attempt = 1;
   c->to = std::move(*result->next);
+  mark(*c, kFull);
   enqueue(*c, now, false);
   pump(c->to, now, out);
 }
@@ -475,6 +541,7 @@ void Core::on_fail(Worker& w, std::string_view task_id, const Error& error, bool
 }
 
 void Core::retry_or_dead_letter(Case& c, const Error& error, bool retryable, bool requeue, const Now& now, Outbox& out) {
+  mark(c, kFull);
   const std::string outcome = requeue ? "requeued" : (retryable ? "retry" : "failed");
   c.trail.push_back(Hop{c.hop, c.to, c.worker_name, c.task_id, c.attempt, outcome, ms_between(c.enqueued_at, c.dispatched_at),
                         ms_between(c.dispatched_at, now.mono), error.to_json(), {}, {}, {}});
@@ -515,10 +582,6 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
   if (error) {
     ++counters_.failed;
     ++counters_.dead_lettered;
-    if (settings_.dead_letter_limit > 0) {
-      dead_letters_.push_back(DeadLetter{c.id, c.tenant, c.to, c.attempt, *error, now.wall});
-      while (dead_letters_.size() > settings_.dead_letter_limit) dead_letters_.pop_front();
-    }
     log_->warn("case dead-lettered case_id={} tenant={} agent={} attempt={} err={} field={}", c.id, c.tenant, c.to,
                c.attempt, error->code, error->field);
   } else if (c.flow) {
@@ -531,19 +594,23 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
   } else {
     log_->debug("case completed case_id={} tenant={} hops={}", c.id, c.tenant, c.hop);
   }
-  // A task still out with an agent is orphaned: the slot stays counted until the agent answers
-  // (so capacity holds), and the agent is told to stop.
-  if (c.phase == Phase::kDispatched && !c.task_id.empty()) {
-    if (auto tit = tasks_.find(c.task_id); tit != tasks_.end()) {
-      tit->second.case_id.clear();
-      if (auto wit = workers_.find(tit->second.worker); wit != workers_.end()) {
-        send_agent(wit->second, bus::encode_cancel(c.task_id), now, out);
-      }
+  std::string result = case_result_json(c, error, now, true);
+  // The end of the case, in the same commit as everything before it; a dead letter keeps its
+  // record so that it can be retried.
+  {
+    StoredCase row = stored_row(c, now.wall, !c.stored, error != nullptr);
+    row.status = error ? "dead" : "done";
+    row.outcome = error ? "failed" : (c.flow ? c.flow->status : "completed");
+    row.dispatched = false;
+    row.finished_at = now.wall;
+    row.result = result;
+    if (error) row.error = error->to_json();
+    if (c.stored) {
+      store_->finish(std::move(row));
+    } else {
+      store_->insert(std::move(row));
     }
   }
-  if (c.phase == Phase::kQueued) --kinds_[c.to].queued;
-  deadlines_.erase({c.deadline, c.id});
-  std::string result = case_result_json(c, error, now, true);
   if (result.size() + 64 > settings_.max_message_bytes && !error) {
     // Reported failed to the client, so counted failed here too.
     ++counters_.failed;
@@ -557,9 +624,32 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
                                           result.size(), settings_.max_message_bytes));
     result = case_result_json(c, error ? error : &e, now, false);
   }
-  out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, result)});
+  if (!c.client_peer.empty()) {
+    out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, result), true, c.id});
+  }
+  release(c, now, out);  // c is dangling from here on
+}
+
+void Core::release(Case& c, const Now& now, Outbox& out) {
+  // A task still out with an agent is orphaned: the slot stays counted until the agent answers
+  // (so capacity holds), and the agent is told to stop.
+  if (c.phase == Phase::kDispatched && !c.task_id.empty()) {
+    if (auto tit = tasks_.find(c.task_id); tit != tasks_.end()) {
+      tit->second.case_id.clear();
+      if (auto wit = workers_.find(tit->second.worker); wit != workers_.end()) {
+        send_agent(wit->second, bus::encode_cancel(c.task_id), now, out);
+      }
+    }
+  }
+  if (c.phase == Phase::kQueued) --kinds_[c.to].queued;
+  deadlines_.erase({c.deadline, c.id});
+  if (!c.idempotency_key.empty()) {
+    if (auto kit = keys_.find(idem_index(c.tenant, c.idempotency_key)); kit != keys_.end() && kit->second == c.id) {
+      keys_.erase(kit);
+    }
+  }
   const std::string kind = c.to;
-  cases_.erase(c.id);  // c is dangling from here on
+  cases_.erase(c.id);
   forget_kind_if_idle(kind);
 }
 
@@ -614,9 +704,16 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
   common::append_rfc3339(w.key("finished_at") += '"', now.wall);
   s += '"';
   if (full) w.raw("payload", c.payload).raw("context", context_json(c)).raw("result", c.last_result);
-  w.key("trail") += '[';
-  for (std::size_t i = 0; i < c.trail.size(); ++i) {
-    const auto& h = c.trail[i];
+  w.key("trail");
+  append_trail(s, c.trail);
+  w.close();
+  return s;
+}
+
+void Core::append_trail(std::string& s, const std::vector<Hop>& trail) const {
+  s += '[';
+  for (std::size_t i = 0; i < trail.size(); ++i) {
+    const auto& h = trail[i];
     if (i) s += ',';
     cjson::ObjectWriter hop(s);
     hop.integer("hop", h.hop).string("agent", h.agent).string("worker", h.worker).string("task_id", h.task_id);
@@ -630,8 +727,6 @@ std::string Core::case_result_json(const Case& c, const Error* error, const Now&
     hop.close();
   }
   s += ']';
-  w.close();
-  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -729,6 +824,7 @@ void Core::next_hop(Case& c, const std::string& kind, const Now& now, Outbox& ou
   ++c.hop;
   c.attempt = 1;
   c.to = kind;
+  mark(c, kFull);
   enqueue(c, now, false);
   pump(c.to, now, out);
 }
@@ -838,11 +934,21 @@ std::string Core::stats_json() const {
            std::tie(b.at("kind").template get_ref<const std::string&>(), b.at("worker").template get_ref<const std::string&>());
   });
   const auto& c = counters_;
+  std::int64_t dead_letters = -1;  // -1: the store cannot be read
+  try {
+    dead_letters = static_cast<std::int64_t>(store_->dead_letter_count());
+  } catch (const std::exception&) {
+  }
   return nlohmann::json{{"kinds", kinds},
                         {"workers", workers},
                         {"cases_active", cases_.size()},
                         {"in_flight", tasks_.size()},
-                        {"dead_letters", dead_letters_.size()},
+                        {"dead_letters", dead_letters},
+                        {"storage",
+                         {{"mode", store_->durable() ? "sqlite" : "memory"},
+                          {"healthy", store_->healthy()},
+                          {"pending_writes", store_->pending()},
+                          {"last_error", store_->last_error()}}},
                         {"accepting", accepting_},
                         {"counters",
                          {{"accepted", c.accepted},
@@ -861,7 +967,10 @@ std::string Core::stats_json() const {
                           {"resolved", c.resolved},
                           {"escalated", c.escalated},
                           {"rejected_by_workflow", c.rejected_by_workflow},
-                          {"policy_violations", c.policy_violations}}}}
+                          {"policy_violations", c.policy_violations},
+                          {"recovered", c.recovered},
+                          {"duplicates", c.duplicates},
+                          {"storage_refused", c.storage_refused}}}}
       .dump();
 }
 

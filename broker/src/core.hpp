@@ -10,6 +10,7 @@
 #include "common/bus/protocol.hpp"
 #include "common/cases/payload.hpp"
 #include "common/policy/policy.hpp"
+#include "store.hpp"
 #include "workflow.hpp"
 #include "common/util/time.hpp"
 
@@ -33,6 +34,10 @@ struct OutMessage {
   Side side;
   std::string peer;  // ROUTER routing id
   common::bus::Frames frames;
+  // Only after the store has committed what this message reports (ACCEPTED, a final case, a
+  // dead-letter operation's answer). case_id: the case it is about, if any.
+  bool after_commit = false;
+  std::string case_id;
 };
 using Outbox = std::vector<OutMessage>;
 
@@ -55,18 +60,29 @@ struct Counters {
   std::uint64_t escalated = 0;
   std::uint64_t rejected_by_workflow = 0;
   std::uint64_t policy_violations = 0;
-};
-
-struct DeadLetter {
-  std::string case_id, tenant, agent;
-  int attempt = 0;
-  common::Error error;
-  common::WallMs at = 0;
+  // Durability.
+  std::uint64_t recovered = 0;        // active cases taken back from the store at start
+  std::uint64_t duplicates = 0;       // submissions answered with the case their idempotency key names
+  std::uint64_t storage_refused = 0;  // submissions refused because the store could not be written
 };
 
 class Core final {
  public:
-  explicit Core(CoreSettings settings);
+  // store: where cases live (docs/storage.md); null for an in-memory store of its own (tests).
+  explicit Core(CoreSettings settings, Store* store = nullptr);
+  ~Core();
+
+  // Takes back every active case of the store (at start, before serving): a case whose task was
+  // out with an agent goes again with attempt + 1. Returns how many.
+  std::size_t recover(const common::Now& now, Outbox& out);
+  // Hands every case changed since the last call to the store as writes (once per loop turn,
+  // before Store::commit).
+  void persist(const common::Now& now);
+  // After Store::commit: succeeded, or failed. On failure the submissions accepted since the last
+  // commit are refused (storage_unavailable) and forgotten; returns their case ids, whose held
+  // messages must not be sent.
+  void on_committed();
+  std::unordered_set<std::string> on_commit_failed(const common::Error& error, const common::Now& now, Outbox& out);
 
   void on_client(std::string_view peer, common::bus::FrameViews frames, const common::Now& now, Outbox& out);
   void on_agent(std::string_view peer, common::bus::FrameViews frames, const common::Now& now, Outbox& out);
@@ -76,14 +92,21 @@ class Core final {
   void on_unreachable(Side side, std::string_view peer, const common::Now& now, Outbox& out);
   common::MonoTime next_wakeup() const;
 
-  // Shutdown: refuse new submissions; fail_all ends what is left when the grace period is over.
-  void stop_accepting() { accepting_ = false; }
+  // Shutdown: refuse new submissions. With a durable store nothing new is dispatched either: the
+  // tasks out with agents finish, and the rest stays stored for the next start. fail_all ends
+  // what is left of an in-memory broker when the grace period is over.
+  void stop_accepting() {
+    accepting_ = false;
+    holding_ = store_->durable();
+  }
   void fail_all(common::Errc code, const std::string& message, const common::Now& now, Outbox& out);
 
   std::size_t active_cases() const { return cases_.size(); }
+  // Tasks out with agents whose case still waits for them.
+  std::size_t tasks_in_flight() const;
   std::size_t worker_count() const { return workers_.size(); }
   const Counters& counters() const { return counters_; }
-  const std::deque<DeadLetter>& dead_letters() const { return dead_letters_; }
+  Store& store() { return *store_; }
   std::string stats_json() const;
 
  private:
@@ -125,7 +148,13 @@ class Core final {
     std::string task_id, worker, worker_name;  // while dispatched (peer and instance name)
     std::string last_result = "null";
     std::unique_ptr<Flow> flow;  // null for a plain (single kind, "next"-driven) case
+    // Durability: whether the store has (or is about to have) the case, and what changed since
+    // the last write (kProgress: the phase only; kFull: the record too).
+    std::uint64_t payload_hash = 0;
+    bool stored = false;
+    std::uint8_t dirty = 0;
   };
+  static constexpr std::uint8_t kProgress = 1, kFull = 2;
   struct Worker {
     std::string peer, kind, name;
     int capacity = 1;
@@ -158,6 +187,8 @@ class Core final {
   void retry_or_dead_letter(Case& c, const common::Error& error, bool retryable, bool requeue,
                             const common::Now& now, Outbox& out);
   void finish(Case& c, const common::Error* error, const common::Now& now, Outbox& out);
+  // Takes an ending case out of every queue, timer and index, and erases it.
+  void release(Case& c, const common::Now& now, Outbox& out);
   void register_worker(std::string_view peer, const common::bus::ReadyMsg& m, const common::Now& now, Outbox& out);
   void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
   void send_agent(Worker& w, common::bus::Frames frames, const common::Now& now, Outbox& out);
@@ -170,6 +201,17 @@ class Core final {
   std::string context_json(const Case& c) const;
   std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now, bool full) const;
   void forget_kind_if_idle(const std::string& kind);
+  // Durability.
+  void mark(Case& c, std::uint8_t what);
+  StoredCase stored_row(const Case& c, common::WallMs now, bool with_payload, bool with_record) const;
+  std::string record_json(const Case& c) const;
+  // Rebuilds a case from its stored row; an Error when the row cannot be resumed.
+  common::Result<Case> restore(const StoredCase& row, const common::Now& now);
+  Case& admit(Case&& c);  // a restored case back into the indexes (not yet queued)
+  void reattach(Case& c, std::string_view peer, std::string_view corr, Outbox& out);
+  void control(std::string_view peer, std::string_view corr, std::string_view request, const common::Now& now, Outbox& out);
+  std::string idem_index(const std::string& tenant, const std::string& key) const { return tenant + '\n' + key; }
+  void append_trail(std::string& s, const std::vector<Hop>& trail) const;
 
   CoreSettings settings_;
   std::shared_ptr<spdlog::logger> log_;
@@ -185,8 +227,16 @@ class Core final {
   std::set<std::tuple<common::MonoTime, std::string, std::uint64_t>> retries_;
   // Cases by deadline; an entry leaves when its case ends, so the set is bounded by active cases.
   std::set<std::pair<common::MonoTime, std::string>> deadlines_;
-  std::deque<DeadLetter> dead_letters_;
   Counters counters_;
+  std::unique_ptr<Store> own_store_;
+  Store* store_ = nullptr;
+  bool holding_ = false;  // shutting down with a durable store: dispatch nothing new
+  std::vector<std::string> dirty_;  // cases with writes to hand to the store
+  struct Unacked {
+    std::string case_id, peer, corr;
+  };
+  std::vector<Unacked> unacked_;  // accepted since the last commit
+  std::unordered_map<std::string, std::string> keys_;  // tenant + idempotency key -> active case
 };
 
 }  // namespace broker

@@ -221,7 +221,9 @@ TEST(BrokerCore, NonRetryableFailureDeadLetters) {
   EXPECT_EQ(c.at("status"), "failed");
   EXPECT_EQ(c.at("error").at("code"), "agent_error");
   EXPECT_EQ(c.at("error").at("field"), "bad_input");
-  EXPECT_EQ(h.core.dead_letters().size(), 1u);
+  h.core.persist(h.now);
+  ASSERT_TRUE(h.core.store().commit(h.now.wall));
+  EXPECT_EQ(h.core.store().dead_letter_count(), 1u);
 }
 
 TEST(BrokerCore, GivesUpAfterMaxAttempts) {

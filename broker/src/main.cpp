@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
          {"agent-endpoint", "/agent_endpoint", common::cli::Type::kString, "ZeroMQ endpoint for agents (default tcp://127.0.0.1:7102)"},
          {"heartbeat-ms", "/heartbeat_interval_ms", common::cli::Type::kInt, "heartbeat interval (default 1000)"},
          {"queue-limit", "/queue_limit", common::cli::Type::kInt, "waiting tasks per agent kind (default 10000)"},
-         {"busy-poll-us", "/busy_poll_us", common::cli::Type::kInt, "poll without sleeping this long after activity (default 0: off)"}}};
+         {"busy-poll-us", "/busy_poll_us", common::cli::Type::kInt, "poll without sleeping this long after activity (default 0: off)"},
+         {"state-dir", "/storage/state_dir", common::cli::Type::kString, "directory of the case store (default /var/lib/casebus)"},
+         {"storage", "/storage/mode", common::cli::Type::kString, "sqlite (durable, default) or memory (lost on restart)"}}};
     const auto cli = common::cli::parse(argc, argv, spec);
     if (cli.exit_now) return *cli.exit_now;
     broker::Settings settings;

@@ -37,7 +37,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::reject_unknown_keys(
       j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
           "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
-          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "dead_letter_limit", "busy_poll_us", "log", "workflows", "policy"});
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "busy_poll_us", "storage", "log", "workflows", "policy"});
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
@@ -60,7 +60,24 @@ void from_json(const nlohmann::json& j, Settings& s) {
   ms(j, "default_deadline_ms", c.default_deadline, 1);
   ms(j, "max_deadline_ms", c.max_deadline, 1);
   bounded(j, "max_hops", c.max_hops, 1, 64);
-  bounded(j, "dead_letter_limit", c.dead_letter_limit, 0, 10'000'000);
+  if (auto it = j.find("storage"); it != j.end()) {
+    const auto& st = *it;
+    if (!st.is_object()) throw std::invalid_argument("storage must be an object");
+    common::json::reject_unknown_keys(st, {"mode", "state_dir", "retention_s", "dead_letter_retention_s", "max_ended_cases"});
+    auto& g = s.storage;
+    common::json::get_optional(st, "mode", g.mode);
+    if (g.mode != "sqlite" && g.mode != "memory") throw std::invalid_argument("storage.mode must be \"sqlite\" or \"memory\"");
+    common::json::get_optional(st, "state_dir", g.state_dir);
+    if (g.mode == "sqlite" && g.state_dir.empty()) throw std::invalid_argument("storage.state_dir must not be empty");
+    std::int64_t secs = g.retention.count();
+    bounded(st, "retention_s", secs, 1, 3650LL * 86400);
+    g.retention = std::chrono::seconds(secs);
+    secs = g.dead_letter_retention.count();
+    bounded(st, "dead_letter_retention_s", secs, 1, 3650LL * 86400);
+    g.dead_letter_retention = std::chrono::seconds(secs);
+    bounded(st, "max_ended_cases", g.max_ended_cases, 0, 1'000'000'000);
+  }
+  if (s.storage.mode == "memory" && s.storage.max_ended_cases == 0) s.storage.max_ended_cases = 10000;
   common::json::get_optional(j, "log", s.log);
   if (s.client_endpoint.empty() || s.agent_endpoint.empty()) throw std::invalid_argument("endpoints must not be empty");
   const bool wildcard = s.client_endpoint.ends_with(":*") || s.client_endpoint.ends_with(":0");
@@ -92,7 +109,12 @@ nlohmann::json to_json(const Settings& s) {
                         {"default_deadline_ms", c.default_deadline.count()},
                         {"max_deadline_ms", c.max_deadline.count()},
                         {"max_hops", c.max_hops},
-                        {"dead_letter_limit", c.dead_letter_limit},
+                        {"storage",
+                         {{"mode", s.storage.mode},
+                          {"state_dir", s.storage.state_dir},
+                          {"retention_s", s.storage.retention.count()},
+                          {"dead_letter_retention_s", s.storage.dead_letter_retention.count()},
+                          {"max_ended_cases", s.storage.max_ended_cases}}},
                         {"log", s.log},
                         {"workflows", s.workflows_json},
                         {"policy", s.policy_json}};

@@ -35,6 +35,8 @@ Stack::Stack(const nlohmann::json& broker_config) {
              {"heartbeat_interval_ms", 100},
              {"heartbeat_liveness", 3},
              {"shutdown_grace_ms", 5000},
+             // Durable, as shipped: every process test runs the store too.
+             {"storage", {{"mode", "sqlite"}, {"state_dir", (dir_.path() / "state").string()}}},
              {"log", {{"level", "debug"}}}};
   config_.merge_patch(broker_config);
 }

@@ -33,12 +33,21 @@ struct CoreSettings {
   std::chrono::milliseconds default_deadline{30000};
   std::chrono::milliseconds max_deadline{24LL * 3600 * 1000};
   int max_hops = 8;
-  std::size_t dead_letter_limit = 10000;  // kept in memory, oldest dropped first
   std::size_t max_message_bytes = 1 << 20;  // what peers accept: larger tasks and results fail the case
   // The routing table (docs/workflow.md) and the action policy (docs/policy.md). A submission whose
   // "to" names a workflow is a workflow case; any other "to" is a plain agent kind.
   std::shared_ptr<const Workflows> workflows;
   std::shared_ptr<const common::policy::Policy> policy;
+};
+
+// The case store (docs/storage.md).
+struct StorageSettings {
+  std::string mode = "sqlite";  // sqlite (durable) | memory (lost on restart: tests and benchmarks)
+  std::string state_dir = "/var/lib/casebus";  // holds broker.db (sqlite mode)
+  std::chrono::seconds retention{7 * 86400};              // ended cases: done and discarded
+  std::chrono::seconds dead_letter_retention{30 * 86400};  // dead letters not retried or discarded
+  // Ended cases kept at most (oldest pruned first); 0: no cap. Memory mode caps at 10000 unless set.
+  std::size_t max_ended_cases = 0;
 };
 
 struct Settings {
@@ -51,6 +60,7 @@ struct Settings {
   // load but costs throughput under load (docs/performance.md has both figures).
   std::chrono::microseconds busy_poll{0};
   CoreSettings core;
+  StorageSettings storage;
   common::log::Settings log;
   nlohmann::json workflows_json;  // as configured, for --check-config
   nlohmann::json policy_json;

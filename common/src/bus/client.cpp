@@ -1,5 +1,6 @@
 #include "common/bus/client.hpp"
 
+#include "common/util/ids.hpp"
 #include "common/util/json.hpp"
 #include "common/util/log.hpp"
 
@@ -35,10 +36,21 @@ bool corr_value(std::string_view s, std::uint64_t& out) {
 
 }  // namespace
 
+namespace {
+
+// A routing id of its own for the client's lifetime (not per connection): a broker that restarts
+// from its store answers the cases this client submitted before the restart once it reconnects.
+SocketOptions with_stable_id(SocketOptions o) {
+  if (o.routing_id.empty()) o.routing_id = "bc-" + random_hex128();
+  return o;
+}
+
+}  // namespace
+
 BusClient::BusClient(boost::asio::io_context& io, zmq::context_t& ctx, const std::string& endpoint,
                      const SocketOptions& options)
     : io_(io),
-      socket_(io, make_socket(ctx, zmq::socket_type::dealer, options),
+      socket_(io, make_socket(ctx, zmq::socket_type::dealer, with_stable_id(options)),
               [this](std::vector<zmq::message_t>& parts) { on_message(parts); }),
       timer_(io) {
   socket_.socket().connect(endpoint);
@@ -70,6 +82,14 @@ void BusClient::submit(std::string_view envelope_json, std::chrono::milliseconds
 void BusClient::stats(std::chrono::milliseconds timeout, Callback done) {
   const auto corr = add(timeout, std::move(done), {});
   if (socket_.send(encode_stats(corr_bytes(corr))) != SendResult::kSent) {
+    finish(corr, Outcome{Outcome::Status::kRejected, {}, {},
+                         make_error(Errc::kBusy, "", "client send queue full")});
+  }
+}
+
+void BusClient::control(std::string_view request_json, std::chrono::milliseconds timeout, Callback done) {
+  const auto corr = add(timeout, std::move(done), {});
+  if (socket_.send(encode_control(corr_bytes(corr), request_json)) != SendResult::kSent) {
     finish(corr, Outcome{Outcome::Status::kRejected, {}, {},
                          make_error(Errc::kBusy, "", "client send queue full")});
   }
@@ -121,6 +141,8 @@ void BusClient::on_message(std::vector<zmq::message_t>& parts) {
             finish(corr, Outcome{Outcome::Status::kRejected, {}, std::string(m.error_json), parse_error(m.error_json)});
           } else if constexpr (std::is_same_v<T, StatsReplyMsg>) {
             finish(corr, Outcome{Outcome::Status::kReply, {}, std::string(m.stats_json), {}});
+          } else if constexpr (std::is_same_v<T, ControlReplyMsg>) {
+            finish(corr, Outcome{Outcome::Status::kReply, {}, std::string(m.reply_json), {}});
           }
         }
       },
@@ -169,6 +191,10 @@ Outcome SyncBusClient::wait(const std::function<void(BusClient::Callback)>& star
 
 Outcome SyncBusClient::submit(std::string_view envelope_json, std::chrono::milliseconds timeout) {
   return wait([&](BusClient::Callback cb) { client_->submit(envelope_json, timeout, std::move(cb)); });
+}
+
+Outcome SyncBusClient::control(std::string_view request_json, std::chrono::milliseconds timeout) {
+  return wait([&](BusClient::Callback cb) { client_->control(request_json, timeout, std::move(cb)); });
 }
 
 Outcome SyncBusClient::stats(std::chrono::milliseconds timeout) {

@@ -62,6 +62,8 @@ std::string_view command_name(Command c) noexcept {
   switch (c) {
     case Command::kSubmit: return "SUBMIT";
     case Command::kStats: return "STATS";
+    case Command::kControl: return "CONTROL";
+    case Command::kControlReply: return "CONTROL_REPLY";
     case Command::kAccepted: return "ACCEPTED";
     case Command::kResult: return "RESULT";
     case Command::kRejected: return "REJECTED";
@@ -105,6 +107,12 @@ Result<ClientMessage> decode_client_message(FrameViews frames) {
       if (auto r = check_corr(frames[2]); !r) return r.error();
       return ClientMessage{StatsMsg{frames[2]}};
     }
+    case Command::kControl: {
+      if (auto r = expect_frames(frames, 4, *cmd); !r) return r.error();
+      if (auto r = check_corr(frames[2]); !r) return r.error();
+      if (frames[3].empty()) return make_error(Errc::kMalformed, "request", "empty control request");
+      return ClientMessage{ControlMsg{frames[2], frames[3]}};
+    }
     default:
       return unknown_command(*cmd);
   }
@@ -126,6 +134,9 @@ Result<BrokerToClient> decode_broker_to_client(FrameViews frames) {
     case Command::kStatsReply:
       if (auto r = expect_frames(frames, 4, *cmd); !r) return r.error();
       return BrokerToClient{StatsReplyMsg{frames[2], frames[3]}};
+    case Command::kControlReply:
+      if (auto r = expect_frames(frames, 4, *cmd); !r) return r.error();
+      return BrokerToClient{ControlReplyMsg{frames[2], frames[3]}};
     case Command::kClientError:
       if (auto r = expect_frames(frames, 3, *cmd); !r) return r.error();
       return BrokerToClient{ClientErrorMsg{frames[2]}};
@@ -250,6 +261,18 @@ Frames encode_submit(std::string_view corr, std::string_view envelope) {
 Frames encode_stats(std::string_view corr) {
   auto f = head(Command::kStats, 1);
   f.emplace_back(corr);
+  return f;
+}
+Frames encode_control(std::string_view corr, std::string_view request_json) {
+  auto f = head(Command::kControl, 2);
+  f.emplace_back(corr);
+  f.emplace_back(request_json);
+  return f;
+}
+Frames encode_control_reply(std::string_view corr, std::string_view reply_json) {
+  auto f = head(Command::kControlReply, 2);
+  f.emplace_back(corr);
+  f.emplace_back(reply_json);
   return f;
 }
 Frames encode_accepted(std::string_view corr, std::string_view case_id) {

@@ -9,6 +9,8 @@ zmq::socket_t make_socket(zmq::context_t& ctx, zmq::socket_type type, const Sock
   s.set(zmq::sockopt::sndhwm, o.send_hwm);
   s.set(zmq::sockopt::rcvhwm, o.recv_hwm);
   if (o.router_mandatory && type == zmq::socket_type::router) s.set(zmq::sockopt::router_mandatory, 1);
+  if (o.router_handover && type == zmq::socket_type::router) s.set(zmq::sockopt::router_handover, 1);
+  if (!o.routing_id.empty()) s.set(zmq::sockopt::routing_id, zmq::buffer(o.routing_id));
   return s;
 }
 

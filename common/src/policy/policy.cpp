@@ -380,6 +380,71 @@ json to_json(const Violation& v) {
   return json{{"agent", v.agent}, {"code", v.code}, {"field", v.field}, {"message", v.message}};
 }
 
+namespace {
+
+template <class T>
+json optional_json(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+template <class T>
+void optional_from(const json& j, const char* key, std::optional<T>& out) {
+  const auto& v = j.at(key);
+  if (v.is_null()) {
+    out.reset();
+  } else {
+    out = v.get<T>();
+  }
+}
+
+Action action_from_json(const json& j) {
+  Action a;
+  a.type = j.at("type").get<std::string>();
+  if (j.contains("amount_minor")) a.amount = money::Money{j.at("amount_minor").get<std::int64_t>(), j.at("currency").get<std::string>()};
+  a.reason = j.at("reason").get<std::string>();
+  a.proposed_by = j.at("proposed_by").get<std::string>();
+  return a;
+}
+
+}  // namespace
+
+json state_to_json(const CaseState& s) {
+  json ap = json::array(), pe = json::array(), vi = json::array();
+  for (const auto& a : s.approved) ap.push_back(to_json(a));
+  for (const auto& a : s.pending) pe.push_back(to_json(a));
+  for (const auto& v : s.violations) vi.push_back(to_json(v));
+  return json{{"intent", optional_json(s.intent)},
+              {"confidence", optional_json(s.confidence)},
+              {"risk_level", optional_json(s.risk_level)},
+              {"risk_score", optional_json(s.risk_score)},
+              {"payment_decision", optional_json(s.payment_decision)},
+              {"approved", std::move(ap)},
+              {"pending", std::move(pe)},
+              {"violations", std::move(vi)},
+              {"reply", optional_json(s.reply)},
+              {"review", s.review},
+              {"card_last4s", s.card_last4s}};
+}
+
+CaseState state_from_json(const json& j) {
+  CaseState s;
+  optional_from(j, "intent", s.intent);
+  optional_from(j, "confidence", s.confidence);
+  optional_from(j, "risk_level", s.risk_level);
+  optional_from(j, "risk_score", s.risk_score);
+  optional_from(j, "payment_decision", s.payment_decision);
+  for (const auto& a : j.at("approved")) s.approved.push_back(action_from_json(a));
+  for (const auto& a : j.at("pending")) s.pending.push_back(action_from_json(a));
+  for (const auto& v : j.at("violations")) {
+    s.violations.push_back(Violation{v.at("agent").get<std::string>(), v.at("code").get<std::string>(),
+                                     v.at("field").get<std::string>(), v.at("message").get<std::string>()});
+  }
+  optional_from(j, "reply", s.reply);
+  s.review = j.at("review");
+  s.card_last4s = j.at("card_last4s").get<std::vector<std::string>>();
+  return s;
+}
+
 CaseState initial_state(const cases::Payload& payload) {
   CaseState s;
   if (payload.transaction && payload.transaction->card_last4) s.card_last4s.push_back(*payload.transaction->card_last4);

@@ -10,7 +10,7 @@
 namespace common {
 namespace {
 
-constexpr std::array<std::pair<Errc, std::string_view>, 18> kNames{{
+constexpr std::array<std::pair<Errc, std::string_view>, 19> kNames{{
     {Errc::kOk, "ok"},
     {Errc::kMalformed, "malformed"},
     {Errc::kInvalidField, "invalid_field"},
@@ -28,6 +28,7 @@ constexpr std::array<std::pair<Errc, std::string_view>, 18> kNames{{
     {Errc::kTimeout, "timeout"},
     {Errc::kCancelled, "cancelled"},
     {Errc::kTooLarge, "too_large"},
+    {Errc::kStorageUnavailable, "storage_unavailable"},
     {Errc::kInternal, "internal"},
 }};
 

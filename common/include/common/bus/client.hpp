@@ -27,7 +27,7 @@ struct Outcome {
     kCompleted,  // the broker sent the final case (whatever its status): body is the case JSON
     kRejected,   // the broker refused the submission: error says why (busy, invalid_field, ...)
     kTimeout,    // no final answer in time; case_id is set when the broker had accepted it
-    kReply,      // a stats reply: body is the JSON
+    kReply,      // a stats or control reply: body is the JSON
   };
   Status status = Status::kTimeout;
   std::string case_id;
@@ -48,6 +48,8 @@ class BusClient final {
   void submit(std::string_view envelope_json, std::chrono::milliseconds timeout, Callback done,
               AcceptedCallback accepted = {});
   void stats(std::chrono::milliseconds timeout, Callback done);
+  // A control request (docs/protocol.md#control): kReply with the answer, or kRejected.
+  void control(std::string_view request_json, std::chrono::milliseconds timeout, Callback done);
   std::size_t pending() const { return pending_.size(); }
   // Messages from the broker that matched no pending request (late answers after a timeout).
   std::uint64_t unmatched() const { return unmatched_; }
@@ -85,6 +87,7 @@ class SyncBusClient final {
   ~SyncBusClient();
   Outcome submit(std::string_view envelope_json, std::chrono::milliseconds timeout);
   Outcome stats(std::chrono::milliseconds timeout);
+  Outcome control(std::string_view request_json, std::chrono::milliseconds timeout);
 
  private:
   Outcome wait(const std::function<void(BusClient::Callback)>& start);

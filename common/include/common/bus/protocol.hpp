@@ -21,11 +21,13 @@ enum class Command : std::uint8_t {
   // client -> broker
   kSubmit = 0x01,
   kStats = 0x02,
+  kControl = 0x03,  // operator requests: case lookup, dead letters (docs/protocol.md#control)
   // broker -> client
   kAccepted = 0x11,
   kResult = 0x12,
   kRejected = 0x13,
   kStatsReply = 0x14,
+  kControlReply = 0x15,
   kClientError = 0x1f,
   // agent -> broker
   kReady = 0x21,
@@ -56,7 +58,11 @@ struct SubmitMsg {
 struct StatsMsg {
   std::string_view corr;
 };
-using ClientMessage = std::variant<SubmitMsg, StatsMsg>;
+struct ControlMsg {
+  std::string_view corr;
+  std::string_view request;  // JSON object {"op": ..., ...}
+};
+using ClientMessage = std::variant<SubmitMsg, StatsMsg, ControlMsg>;
 
 // ---- broker -> client
 struct AcceptedMsg {
@@ -71,10 +77,13 @@ struct RejectedMsg {
 struct StatsReplyMsg {
   std::string_view corr, stats_json;
 };
+struct ControlReplyMsg {
+  std::string_view corr, reply_json;
+};
 struct ClientErrorMsg {
   std::string_view error_json;
 };
-using BrokerToClient = std::variant<AcceptedMsg, ResultMsg, RejectedMsg, StatsReplyMsg, ClientErrorMsg>;
+using BrokerToClient = std::variant<AcceptedMsg, ResultMsg, RejectedMsg, StatsReplyMsg, ControlReplyMsg, ClientErrorMsg>;
 
 // ---- agent -> broker
 struct ReadyMsg {
@@ -131,6 +140,8 @@ std::string_view correlation_of(FrameViews frames) noexcept;
 // Encoders. Each returns [protocol id][command][fields...].
 Frames encode_submit(std::string_view corr, std::string_view envelope);
 Frames encode_stats(std::string_view corr);
+Frames encode_control(std::string_view corr, std::string_view request_json);
+Frames encode_control_reply(std::string_view corr, std::string_view reply_json);
 Frames encode_accepted(std::string_view corr, std::string_view case_id);
 Frames encode_result(std::string_view corr, std::string_view case_json);
 Frames encode_rejected(std::string_view corr, const Error& error);

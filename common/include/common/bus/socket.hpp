@@ -20,6 +20,11 @@ struct SocketOptions {
   int send_hwm = 100000;
   int recv_hwm = 100000;
   bool router_mandatory = false;
+  // ROUTER: a peer reconnecting with a routing id already known takes the old connection's place.
+  bool router_handover = false;
+  // DEALER: a stable routing id, so that a broker restarted from its store can still answer this
+  // socket after it reconnects (empty: ZeroMQ assigns one per connection).
+  std::string routing_id;
 };
 
 zmq::socket_t make_socket(zmq::context_t& ctx, zmq::socket_type type, const SocketOptions& options = {});

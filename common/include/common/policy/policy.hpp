@@ -96,6 +96,11 @@ struct CaseState {
   nlohmann::json context() const;
 };
 
+// The whole state, for the broker's case store; state_from_json throws nlohmann::json::exception
+// (or std::invalid_argument) when the document is not one state_to_json wrote.
+nlohmann::json state_to_json(const CaseState& s);
+CaseState state_from_json(const nlohmann::json& j);
+
 struct Verdict {
   std::vector<Violation> violations;  // empty: the result was applied to the state
   std::string summary;                // one line for the trail, no customer text

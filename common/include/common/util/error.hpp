@@ -31,6 +31,7 @@ enum class Errc {
   kTimeout,
   kCancelled,
   kTooLarge,            // a task or result would exceed the peers' maximum message size
+  kStorageUnavailable,  // the broker cannot store what it would acknowledge (disk full, unwritable)
   kInternal,
 };
 
