@@ -276,6 +276,11 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
   } catch (const cjson::FieldError& e) {
     return fail(make_error(Errc::kInvalidField, e.field, e.message));
   }
+  static constexpr std::string_view kOps[] = {"case.show", "dlq.list", "dlq.show", "dlq.retry", "dlq.discard"};
+  if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps)) {
+    return fail(make_error(Errc::kInvalidField, "op",
+                           "unknown op \"" + op + "\" (case.show, dlq.list, dlq.show, dlq.retry, dlq.discard)"));
+  }
   const bool needs_id = op != "dlq.list";
   if (needs_id && case_id.empty()) return fail(make_error(Errc::kInvalidField, "case_id", "required for " + op));
   try {

@@ -336,12 +336,14 @@ void Store::prune(WallMs now) {
 
 common::Result<void> Store::commit(WallMs now) {
   const bool prune_due = now >= next_prune_ && healthy_;
-  if (ops_.empty() && !prune_due) return {};
+  if (ops_.empty() && !prune_due && healthy_) return {};
   try {
     st_->begin.exec();
     st_->begin.reset();
     try {
       for (const auto& op : ops_) apply(op);
+      // After a failure with nothing left to write, a real write tells whether storage is back.
+      if (!healthy_ && ops_.empty()) db_->exec(fmt::format("PRAGMA user_version={}", kStoreSchemaVersion));
       if (prune_due) prune(now);
       st_->commit.exec();
       st_->commit.reset();
@@ -365,6 +367,10 @@ common::Result<void> Store::commit(WallMs now) {
   healthy_ = true;
   last_error_.clear();
   return {};
+}
+
+void Store::limit_pages(std::int64_t pages) {
+  db_->exec(fmt::format("PRAGMA max_page_count={}", pages > 0 ? pages : 4294967294LL));
 }
 
 StoredCase Store::read_row(SQLite::Statement& q) {

@@ -87,6 +87,9 @@ class Store final {
   common::Result<void> commit(common::WallMs now);
   bool healthy() const { return healthy_; }
   const std::string& last_error() const { return last_error_; }
+  // Fault injection for tests: the database may not grow past this many pages (SQLITE_FULL
+  // past it, like a full disk); 0 lifts the limit.
+  void limit_pages(std::int64_t pages);
 
   // ---- reads (committed state)
   struct KeyHit {
