@@ -78,6 +78,9 @@ struct App::Impl {
         ctx(1),
         store(Store::open(settings.storage)),
         core(settings.core, store.get()) {
+    // A file-size limit (RLIMIT_FSIZE) reached by the store must fail the write (EFBIG: the store
+    // reports itself unavailable and recovers later), not kill the broker with SIGXFSZ.
+    std::signal(SIGXFSZ, SIG_IGN);
     bus::SocketOptions o;
     o.max_message_bytes = settings.max_message_bytes;
     o.router_mandatory = true;
