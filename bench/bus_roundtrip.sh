@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bus_roundtrip: client -> broker -> 2 echo agents -> back, 1 KB envelope (bench/envelope.json),
 # C = 1 and C = 64 cases in flight; the workload of ../shared/peers. Env: REPS (3), CONCS ("1 64"),
-# WARMUP (1), DURATION (5), M (2 agents), CAPACITY (32 per agent), BENCH_PORT (17101, +1 agents).
+# WARMUP (1), DURATION (5), M (2 agents), CAPACITY (32 per agent), BENCH_PORT (17101, +1 agents),
+# STORAGE (sqlite: the durable store, as deployed; or memory).
 source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 M=${M:-2}
@@ -13,7 +14,7 @@ for p in "$PORT" $((PORT + 1)); do
   port_in_use "$p" && { log "port $p is in use; set BENCH_PORT"; exit 2; }
 done
 
-BROKER_ARGS=()
+BROKER_ARGS=(--storage "$STORAGE" --state-dir "$RUNDIR/state")
 [ -n "${BUSY_POLL_US:-}" ] && BROKER_ARGS+=(--busy-poll-us "$BUSY_POLL_US")
 start_bg broker "$BUILD/broker/casebus-broker" --client-endpoint "$CLIENT_EP" --agent-endpoint "$AGENT_EP" --log-level warn "${BROKER_ARGS[@]}"
 wait_until 10 port_in_use "$PORT" || { log "broker did not start"; cat "$RUNDIR/broker.log" >&2; exit 3; }
@@ -31,4 +32,4 @@ for rep in $(seq 1 "$REPS"); do
       --warmup "$WARMUP" --duration "$DURATION" --rep "$rep" | tee -a "$RUNDIR/runs.txt" >&2
   done
 done
-summarize bus_roundtrip "$RUNDIR/runs.txt"
+summarize "bus_roundtrip storage=$STORAGE" "$RUNDIR/runs.txt"

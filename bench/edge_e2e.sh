@@ -3,7 +3,8 @@
 # fraud_reviewer -> response_drafter -> resolved, driven by wrk (Debian's package) with C
 # connections, keep-alive, one wrk thread. Every response must be 200 with a resolved case (the
 # Lua script checks; wrk counts non-2xx). Env: REPS (3), CONCS ("1 64"), WARMUP (1), DURATION (5),
-# BENCH_PORT (17121: broker +1 agents, +2 HTTP), BUSY_POLL_US (the broker's busy_poll_us).
+# BENCH_PORT (17121: broker +1 agents, +2 HTTP), BUSY_POLL_US (the broker's busy_poll_us), STORAGE
+# (sqlite: the durable store, as deployed; or memory).
 source "$(dirname "$0")/lib.sh"
 BUILD=${1:-build}
 PORT=${BENCH_PORT:-17121}
@@ -24,7 +25,7 @@ cat >"$RUNDIR/edge.json" <<EOT
                        "customer_rate_per_s": 100, "customer_burst": 100, "max_in_flight": 100000}},
  "log": {"level": "warn"}}
 EOT
-BROKER_ARGS=()
+BROKER_ARGS=(--storage "$STORAGE" --state-dir "$RUNDIR/state")
 [ -n "${BUSY_POLL_US:-}" ] && BROKER_ARGS+=(--busy-poll-us "$BUSY_POLL_US")
 start_bg broker "$BUILD/broker/casebus-broker" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" \
   --agent-endpoint "$AGENT_EP" --log-level warn "${BROKER_ARGS[@]}"
@@ -47,4 +48,4 @@ for rep in $(seq 1 "$REPS"); do
       | grep '^RUN ' | tee -a "$RUNDIR/runs.txt" >&2
   done
 done
-summarize edge_e2e "$RUNDIR/runs.txt"
+summarize "edge_e2e storage=$STORAGE" "$RUNDIR/runs.txt"

@@ -9,6 +9,8 @@ REPS=${REPS:-3}
 CONCS=${CONCS:-"1 64"}
 WARMUP=${WARMUP:-1}
 DURATION=${DURATION:-5}
+# The broker's case store: sqlite (durable, as deployed; in this run's directory) or memory.
+STORAGE=${STORAGE:-sqlite}
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
