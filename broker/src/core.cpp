@@ -130,7 +130,14 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
       reject(peer, m.corr, make_error(Errc::kStorageUnavailable, "", "the case store cannot be read; submit again later"), out);
       return;
     }
-    if (hit && hit->status != "active") {
+    if (hit && hit->status == "active") {
+      // Stored as running but no longer here: it ended in this very turn and its end is not
+      // committed yet. Its final case is a moment away; a new case must not take its key.
+      ++counters_.busy;
+      reject(peer, m.corr, make_error(Errc::kBusy, "idempotency_key", "the case with this idempotency key is finishing; submit again"), out);
+      return;
+    }
+    if (hit) {
       if (hit->payload_hash != hash) return reused();
       ++counters_.duplicates;
       out.push_back({Side::kClient, std::string(peer), bus::encode_accepted(m.corr, hit->case_id), true, hit->case_id});
