@@ -602,12 +602,25 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
     log_->debug("case completed case_id={} tenant={} hops={}", c.id, c.tenant, c.hop);
   }
   std::string result = case_result_json(c, error, now, true);
-  // The end of the case, in the same commit as everything before it; a dead letter keeps its
-  // record so that it can be retried.
+  bool reduced = false;
+  if (result.size() + 64 > settings_.max_message_bytes) {
+    // Too large for the client's transport: send the outcome without payload, context and result,
+    // reported failed (and counted failed).
+    if (!error) ++counters_.failed;
+    log_->warn("final case too large case_id={} tenant={} bytes={}", c.id, c.tenant, result.size());
+    const auto e = make_error(Errc::kTooLarge, "result",
+                              fmt::format("the final case is {} bytes, over the {} byte limit; payload, context and "
+                                          "result are left out",
+                                          result.size(), settings_.max_message_bytes));
+    result = case_result_json(c, error ? error : &e, now, false);
+    reduced = true;
+  }
+  // The end of the case, as the client sees it, in the same commit as everything before it; a
+  // dead letter keeps its record so that it can be retried.
   {
     StoredCase row = stored_row(c, now.wall, !c.stored, error != nullptr);
     row.status = error ? "dead" : "done";
-    row.outcome = error ? "failed" : (c.flow ? c.flow->status : "completed");
+    row.outcome = error || reduced ? "failed" : (c.flow ? c.flow->status : "completed");
     row.dispatched = false;
     row.finished_at = now.wall;
     row.result = result;
@@ -617,19 +630,6 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
     } else {
       store_->insert(std::move(row));
     }
-  }
-  if (result.size() + 64 > settings_.max_message_bytes && !error) {
-    // Reported failed to the client, so counted failed here too.
-    ++counters_.failed;
-    log_->warn("final case too large case_id={} tenant={} bytes={}", c.id, c.tenant, result.size());
-  }
-  if (result.size() + 64 > settings_.max_message_bytes) {
-    // Too large for the client's transport: send the outcome without payload, context and result.
-    const auto e = make_error(Errc::kTooLarge, "result",
-                              fmt::format("the final case is {} bytes, over the {} byte limit; payload, context and "
-                                          "result are left out",
-                                          result.size(), settings_.max_message_bytes));
-    result = case_result_json(c, error ? error : &e, now, false);
   }
   if (!c.client_peer.empty()) {
     out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, result), true, c.id});

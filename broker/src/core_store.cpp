@@ -23,6 +23,10 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+const char* op_hint(const json& reply) {
+  return reply.contains("dead_letters") ? "; ask for fewer with limit" : "";
+}
+
 }  // namespace
 
 void Core::mark(Case& c, std::uint8_t what) {
@@ -153,6 +157,8 @@ common::Result<Core::Case> Core::restore(const StoredCase& r, const Now& now) {
   c.attempt = r.attempt;
   c.stored = true;
   c.phase = Phase::kNone;
+  c.enqueued_at = c.dispatched_at = now.mono;  // no times survive a restart: the trail shows 0 ms
+  if (r.dispatched) c.task_id = r.id + '.' + std::to_string(r.hop) + '.' + std::to_string(r.attempt);  // the attempt that was out
   try {
     const auto rec = json::parse(r.record);
     c.ref = rec.at("ref").get<std::string>();
@@ -255,7 +261,13 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
     out.push_back({Side::kClient, std::string(peer), bus::encode_rejected(corr, e)});
   };
   const auto reply = [&](const json& j, bool after_commit) {
-    out.push_back({Side::kClient, std::string(peer), bus::encode_control_reply(corr, dump(j)), after_commit, {}});
+    std::string text = dump(j);
+    if (text.size() + 64 > settings_.max_message_bytes) {
+      // The client's transport would drop the connection for it.
+      return fail(make_error(Errc::kTooLarge, "", fmt::format("the answer is {} bytes, over the {} byte limit{}", text.size(),
+                                                              settings_.max_message_bytes, op_hint(j))));
+    }
+    out.push_back({Side::kClient, std::string(peer), bus::encode_control_reply(corr, text), after_commit, {}});
   };
   json req;
   try {

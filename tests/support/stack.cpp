@@ -25,7 +25,8 @@ std::string source_path(const std::string& relative) {
 nlohmann::json shipped_broker_config() {
   std::ifstream f(source_path("deploy/config/broker.json"));
   auto j = nlohmann::json::parse(f);
-  for (const char* k : {"client_endpoint", "agent_endpoint", "log"}) j.erase(k);
+  // The stack's own endpoints, log level and (temporary) state directory apply.
+  for (const char* k : {"client_endpoint", "agent_endpoint", "log", "storage"}) j.erase(k);
   return j;
 }
 
