@@ -9,7 +9,9 @@
 
 #include <csignal>
 #include <ctime>
+#include <filesystem>
 #include <set>
+#include <stdexcept>
 
 namespace testsupport {
 namespace {
@@ -24,9 +26,19 @@ std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
+// The shipped broker config, its store left to Stack (the test's own temp dir): the shipped
+// state_dir, /var/lib/casebus, would be shared by every test and every run.
+json broker_config() {
+  auto j = shipped_broker_config();
+  j.erase("storage");
+  return j;
+}
+
 struct Edge {
-  Stack stack{shipped_broker_config()};
+  Stack stack{broker_config()};
   std::unique_ptr<Process> process;
+  std::vector<std::unique_ptr<Process>> killed;  // earlier edge processes, for their stderr
+  std::filesystem::path config_path;
   std::string endpoint;
 
   explicit Edge(const json& overrides = json::object(), bool agents = true) {
@@ -41,11 +53,27 @@ struct Edge {
                  {{"acme", {{"secrets", {kSecret}}, {"bearer_sha256", {edge::to_hex(edge::sha256(kToken))}}}},
                   {"globex", {{"secrets", {kOtherSecret}}}}}}};
     config.merge_patch(overrides);
-    const auto path = stack.dir().write("edge.json", config.dump());
-    process = std::make_unique<Process>("edge", Binaries::edge(), std::vector<std::string>{"--config", path.string()}, stack.dir());
+    config_path = stack.dir().write("edge.json", config.dump());
+    start();
+  }
+  ~Edge() {
+    std::vector<const Process*> all{process.get()};
+    for (const auto& p : killed) all.push_back(p.get());
+    dump_on_failure(all);
+  }
+
+  void start() {
+    process = std::make_unique<Process>("edge", Binaries::edge(), std::vector<std::string>{"--config", config_path.string()}, stack.dir());
     endpoint = process->wait_ready().at("CASEBUS_HTTP_ENDPOINT");
   }
-  ~Edge() { dump_on_failure({process.get()}); }
+  // SIGKILL (no shutdown path runs: whatever the edge held in memory is gone), then a new edge
+  // process with the same config, on a new ephemeral port, against the same broker.
+  void kill_and_restart() {
+    process->signal(SIGKILL);
+    if (!process->wait_exit(std::chrono::seconds(5))) throw std::runtime_error("the edge outlived SIGKILL");
+    killed.push_back(std::move(process));
+    start();
+  }
 
   HttpResponse signed_post(const std::string& path, const std::string& body, std::vector<std::pair<std::string, std::string>> extra = {},
                            const std::string& tenant = "acme", const char* secret = kSecret, std::int64_t t = 0) {
@@ -119,6 +147,76 @@ TEST(Edge, BearerTokensAndIdempotencyKeys) {
   const auto other_body = http_request(e.endpoint, "POST", "/v1/cases", h, charged_twice("cust-other"));
   EXPECT_EQ(other_body.status, 422) << other_body.body;
   EXPECT_EQ(json::parse(e.stack.stats().at("counters").dump()).at("accepted"), 1);
+}
+
+// The broker's store outlives the edge: a GET that this edge process cannot answer from memory is
+// answered from the broker, for the case's own tenant only.
+TEST(Edge, AfterARestartGetAnswersFromTheBroker) {
+  Edge e;
+  const auto r = e.signed_post("/v1/cases", charged_twice(), {{"Prefer", "wait=10"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto submitted = json::parse(r.body);
+  const auto id = submitted.at("case_id").get<std::string>();
+  e.kill_and_restart();
+  const auto mine = e.get("/v1/cases/" + id);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(json::parse(mine.body), submitted);
+  // Another tenant, an unknown id and a malformed id: the same 404, byte for byte.
+  const auto theirs = e.get("/v1/cases/" + id, "globex", kOtherSecret);
+  const auto unknown = e.get("/v1/cases/c-00000000000000000000000000000000");
+  const auto malformed = e.get("/v1/cases/not-a-case-id");
+  EXPECT_EQ(theirs.status, 404) << theirs.body;
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(malformed.status, 404) << malformed.body;
+  EXPECT_EQ(theirs.body, unknown.body);
+  EXPECT_EQ(malformed.body, unknown.body);
+  EXPECT_EQ(json::parse(unknown.body).at("error").at("code"), "not_found");
+}
+
+TEST(Edge, AfterARestartARunningCaseIsInProgressAndNoBrokerIsA503) {
+  Edge e(json::object(), false);  // no agents: the case stays queued at the broker
+  const auto r = e.signed_post("/v1/cases", charged_twice());
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto id = json::parse(r.body).at("case_id").get<std::string>();
+  e.kill_and_restart();
+  const auto mine = e.get("/v1/cases/" + id);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(json::parse(mine.body), (json{{"case_id", id}, {"status", "in_progress"}}));
+  EXPECT_EQ(e.get("/v1/cases/" + id, "globex", kOtherSecret).status, 404);
+  // The broker gone: 503 after the lookup timeout (2 s), not a request that hangs.
+  e.stack.broker().signal(SIGKILL);
+  ASSERT_TRUE(e.stack.broker().wait_exit(std::chrono::seconds(5)));
+  const auto started = std::chrono::steady_clock::now();
+  const auto gone = e.get("/v1/cases/" + id);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  ASSERT_EQ(gone.status, 503) << gone.body;
+  EXPECT_EQ(json::parse(gone.body).at("error").at("code"), "broker_unavailable");
+  EXPECT_EQ(gone.header("retry-after"), "1");
+}
+
+// The broker remembers Idempotency-Keys in its store: a retry through a new edge process is the
+// same case, and another body under the key is refused as the edge itself refuses it.
+TEST(Edge, AnIdempotencyKeyOutlivesTheEdge) {
+  Edge e;
+  const std::vector<std::pair<std::string, std::string>> h{{"Idempotency-Key", "web-form-restart-1"}, {"Prefer", "wait=10"}};
+  const auto first = e.signed_post("/v1/cases", charged_twice(), h);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const auto id = json::parse(first.body).at("case_id").get<std::string>();
+  e.kill_and_restart();
+  // The new edge knows no keys: this one is the broker's refusal.
+  const auto other_body = e.signed_post("/v1/cases", charged_twice("cust-other"), h);
+  ASSERT_EQ(other_body.status, 422) << other_body.body;
+  const auto err = json::parse(other_body.body).at("error");
+  EXPECT_EQ(err.at("code"), "idempotency_key_reused");
+  EXPECT_EQ(err.at("field"), "Idempotency-Key");
+  const auto again = e.signed_post("/v1/cases", charged_twice(), h);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(again.body).at("case_id"), id);
+  EXPECT_EQ(json::parse(again.body).at("status"), "resolved");
+  EXPECT_EQ(again.header("x-casebus-case-id"), id);
+  const auto counters = e.stack.stats().at("counters");
+  EXPECT_EQ(counters.at("accepted"), 1) << counters;
+  EXPECT_GE(counters.at("duplicates").get<int>(), 1) << counters;
 }
 
 TEST(Edge, TheSeedWorkersRoutes) {

@@ -3,8 +3,8 @@
 // final case, who is waiting for it, and the Idempotency-Keys that point at them. Bounded in
 // number and in time, with injected time; one io_context thread, not thread-safe.
 //
-// The broker holds cases in memory until the durable store (issue 5); so does this table: GET
-// /v1/cases/{id} knows the cases submitted through this edge process within case_retention.
+// A cache in front of the broker's store: GET /v1/cases/{id} answers from here for the cases
+// submitted through this edge process within case_retention, and asks the broker for the others.
 #include "limits.hpp"
 
 #include <cstdint>

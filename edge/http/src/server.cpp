@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include "cases.hpp"
+#include "errors.hpp"
 #include "limits.hpp"
 #include "routes.hpp"
 
@@ -22,6 +23,7 @@
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -40,6 +42,9 @@ using Response = http::response<http::string_body>;
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 // How long a request waits for the broker to accept its case before answering 503.
 constexpr std::chrono::seconds kAcceptTimeout{5};
+// How long a GET waits for the broker to look a case up: a client polls, so it may as well poll
+// again rather than hold its connection (and this edge's) on a broker that does not answer.
+constexpr std::chrono::seconds kLookupTimeout{2};
 
 namespace {
 
@@ -58,6 +63,46 @@ std::string error_body(std::string_view code, std::string_view message, std::str
   json e{{"code", code}, {"message", message}};
   if (!field.empty()) e["field"] = field;
   return json{{"error", e}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Every error value the edge answers with: the status, code and Retry-After from http_error
+// (errors.hpp), the message and field from the caller.
+Response error_response(unsigned version, bool keep_alive, const common::Error& e) {
+  const HttpError h = http_error(e.code);
+  auto res = json_response(version, keep_alive, static_cast<http::status>(h.status), error_body(h.code, e.message, e.field));
+  if (h.retry_after.count() > 0) res.set(http::field::retry_after, std::to_string(h.retry_after.count()));
+  return res;
+}
+
+common::Error key_reused() {
+  return common::make_error(common::Errc::kDuplicate, "Idempotency-Key", "this Idempotency-Key was used with a different body");
+}
+
+// What a client is told about a submission the broker did not accept: the broker's own words
+// where they are about the request (a field of the body), the edge's otherwise (the broker's
+// speak of envelopes and storage engines).
+common::Error refusal(const bus::Outcome& o) {
+  using common::Errc;
+  using common::make_error;
+  const std::string later = "the broker did not accept the case; retry later";
+  if (o.status != bus::Outcome::Status::kRejected) return make_error(Errc::kTimeout, "", later);
+  switch (o.error.code) {
+    case Errc::kBusy: return make_error(Errc::kBusy, "", "the broker is at capacity; retry later");
+    case Errc::kStorageUnavailable:
+      return make_error(Errc::kStorageUnavailable, "", "the broker cannot store the case right now; nothing was accepted; retry later");
+    // The broker remembers keys across edge restarts, and per tenant like the edge.
+    case Errc::kDuplicate: return key_reused();
+    case Errc::kShuttingDown:
+    case Errc::kTimeout:
+    case Errc::kInternal: return make_error(o.error.code, "", later);
+    default: return o.error;
+  }
+}
+
+// "c-" and 32 lowercase hex digits (common::new_case_id).
+bool valid_case_id(std::string_view id) {
+  return id.size() == 34 && id.starts_with("c-") &&
+         std::all_of(id.begin() + 2, id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::int64_t unix_now() {
@@ -334,11 +379,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!limiter.take("t\n" + who.tenant, lim.rate_per_s, lim.burst, Clock::now(), retry_after)) {
       co_return too_many(v, ka, "rate_limited", "the tenant's request rate is over its limit", retry_after);
     }
-    if (case_get) co_return get_case(v, ka, std::string(path.substr(10)), who.tenant);
+    if (case_get) co_return co_await get_case(v, ka, std::string(path.substr(10)), who.tenant);
 
     // The body: JSON, then the route's shape, then the case schema, errors naming the field.
     auto built = build_case(*route, req.body());
-    if (!built) co_return reply(http::status::bad_request, error_body(common::to_string(built.error().code), built.error().message, built.error().field));
+    if (!built) co_return error_response(v, ka, built.error());
     if (route->kind == RouteKind::kValidate) co_return reply(http::status::ok, built->validation.dump());
     if (!limiter.take("c\n" + who.tenant + "\n" + built->customer_ref, lim.customer_rate_per_s, lim.customer_burst, Clock::now(),
                       retry_after)) {
@@ -377,13 +422,89 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     return res;
   }
 
-  Response get_case(unsigned v, bool ka, const std::string& id, const std::string& tenant) {
-    cases.expire(Clock::now());
-    const auto* e = cases.find(id, tenant);
-    // Another tenant's case is answered exactly like one that does not exist.
-    if (!e) return json_response(v, ka, http::status::not_found, error_body("not_found", "no such case"));
-    if (e->finished) return json_response(v, ka, http::status::ok, e->final_json);
+  Response shutting_down(unsigned v, bool ka) {
+    auto res = json_response(v, ka, http::status::service_unavailable, error_body("shutting_down", "the edge is shutting down; retry later"));
+    res.set(http::field::retry_after, "1");
+    return res;
+  }
+
+  // Another tenant's case is answered exactly like one that does not exist, from memory or from
+  // the broker.
+  Response case_not_found(unsigned v, bool ka) {
+    return error_response(v, ka, common::make_error(common::Errc::kNotFound, "", "no such case"));
+  }
+
+  // 200, not 202: the case exists (docs/api.md#get-v1casesid), wherever the edge learnt it.
+  Response case_in_progress(unsigned v, bool ka, const std::string& id) {
     return json_response(v, ka, http::status::ok, json{{"case_id", id}, {"status", "in_progress"}}.dump());
+  }
+
+  // This process's memory first; the broker (its store) for a case that this process did not
+  // submit or no longer holds: submitted through another edge instance, or before a restart.
+  net::awaitable<Response> get_case(unsigned v, bool ka, std::string id, std::string tenant) {
+    cases.expire(Clock::now());
+    if (const auto* e = cases.find(id, tenant)) {
+      if (e->finished) co_return json_response(v, ka, http::status::ok, e->final_json);
+      co_return case_in_progress(v, ka, id);
+    }
+    if (!valid_case_id(id)) co_return case_not_found(v, ka);  // nothing to ask the broker about
+    if (!bus) co_return shutting_down(v, ka);
+    auto pending = std::make_shared<Pending>(io);
+    // The tenant filter is the broker's: another tenant's case is not_found there as here.
+    bus->control(json{{"op", "case.show"}, {"case_id", id}, {"tenant", tenant}}.dump(), kLookupTimeout,
+                 [pending](bus::Outcome o) {
+                   pending->refused = std::move(o);
+                   pending->answered = true;
+                   pending->signal.cancel();
+                 });
+    if (!pending->answered) {
+      // The bus client's timeout ends this wait; the bound is for a client destroyed meanwhile
+      // (stop), which calls no callback.
+      pending->signal.expires_after(kLookupTimeout + std::chrono::seconds(1));
+      co_await pending->signal.async_wait(kTuple);
+    }
+    co_return looked_up(v, ka, id, tenant, pending->refused.value_or(bus::Outcome{}));
+  }
+
+  // The broker's answer to case.show (docs/protocol.md#control) as a GET's answer.
+  Response looked_up(unsigned v, bool ka, const std::string& id, const std::string& tenant, const bus::Outcome& o) {
+    using common::Errc;
+    using common::make_error;
+    using Status = bus::Outcome::Status;
+    if (o.status == Status::kTimeout) {
+      return error_response(v, ka, make_error(Errc::kTimeout, "", "the broker did not answer in time; retry later"));
+    }
+    if (o.status == Status::kRejected) {
+      switch (o.error.code) {
+        case Errc::kNotFound: return case_not_found(v, ka);
+        case Errc::kStorageUnavailable:
+        case Errc::kBusy:
+        case Errc::kShuttingDown:
+          return error_response(v, ka, make_error(o.error.code, "", "the broker cannot look the case up right now; retry later"));
+        default: break;
+      }
+      log->warn("case lookup refused case_id={} tenant={} err={}", id, tenant, o.error.describe());
+    } else if (o.status == Status::kReply) {
+      try {
+        const auto j = json::parse(o.body);
+        const auto state = j.at("state").get<std::string>();
+        const json& c = j.at("case");
+        // Asked for this tenant's case: an answer about another case or tenant is never shown.
+        if (!c.is_object() || c.value("case_id", std::string()) != id || c.value("tenant", std::string()) != tenant) {
+          log->error("case lookup answered with another case case_id={} tenant={}", id, tenant);
+          return case_not_found(v, ka);
+        }
+        log->debug("case looked up at the broker case_id={} tenant={} state={}", id, tenant, state);
+        if (state == "active") return case_in_progress(v, ka, id);
+        if (state == "ended" || state == "dead_letter" || state == "discarded") {
+          return json_response(v, ka, http::status::ok, c.dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+        log->warn("case lookup answered an unknown state case_id={} tenant={} state={}", id, tenant, state);
+      } catch (const json::exception& e) {
+        log->warn("case lookup answer unreadable case_id={} tenant={} err={}", id, tenant, e.what());
+      }
+    }
+    return error_response(v, ka, make_error(Errc::kInternal, "", "the broker's answer could not be used; retry later"));
   }
 
   // Shared between a request and the bus callbacks, which may outlive the request.
@@ -410,16 +531,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           res.set(http::field::retry_after, "1");
           co_return res;
         }
-        case CaseTable::Claim::kFull: {
-          auto res = json_response(v, ka, http::status::service_unavailable,
-                                   error_body("busy", "too many Idempotency-Keys in progress; retry later"));
-          res.set(http::field::retry_after, "1");
-          co_return res;
-        }
+        case CaseTable::Claim::kFull:
+          co_return error_response(v, ka, common::make_error(common::Errc::kBusy, "", "too many Idempotency-Keys in progress; retry later"));
         case CaseTable::Claim::kConflict:
-          co_return json_response(v, ka, http::status::unprocessable_entity,
-                                  error_body("idempotency_key_reused", "this Idempotency-Key was used with a different body",
-                                             "Idempotency-Key"));
+          co_return error_response(v, ka, key_reused());
         case CaseTable::Claim::kExisting:
           if (!cases.find(existing, tenant)) {
             // The key outlived the case's retention: say which case it was, not that it is coming.
@@ -441,12 +556,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (!idempotency_key.empty()) envelope["idempotency_key"] = idempotency_key;
     auto pending = std::make_shared<Pending>(io);
     auto self = shared_from_this();
-    if (!bus || stopping) {
-      auto res = json_response(v, ka, http::status::service_unavailable,
-                               error_body("shutting_down", "the edge is shutting down; retry later"));
-      res.set(http::field::retry_after, "1");
-      co_return res;
-    }
+    if (!bus || stopping) co_return shutting_down(v, ka);
     ++submitting[tenant];
     // Whatever happens to the submission, the callbacks settle the tenant's count and the
     // Idempotency-Key, even after this request has given up waiting.
@@ -503,21 +613,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       co_await pending->signal.async_wait(kTuple);
     }
     if (pending->refused || pending->case_id.empty()) {
-      // Not accepted in time: the key stays claimed ("in progress") until the bus settles it.
-      const bus::Outcome o = pending->refused.value_or(bus::Outcome{});
-      if (o.status == bus::Outcome::Status::kRejected && o.error.code == common::Errc::kBusy) {
-        auto res = json_response(v, ka, http::status::service_unavailable, error_body("busy", "the broker is at capacity; retry later"));
-        res.set(http::field::retry_after, "1");
-        co_return res;
-      }
-      if (o.status == bus::Outcome::Status::kRejected && o.error.code != common::Errc::kShuttingDown) {
-        co_return json_response(v, ka, http::status::bad_request,
-                                error_body(common::to_string(o.error.code), o.error.message, o.error.field));
-      }
-      auto res = json_response(v, ka, http::status::service_unavailable,
-                               error_body("broker_unavailable", "the broker did not accept the case; retry later"));
-      res.set(http::field::retry_after, "1");
-      co_return res;
+      // Refused (the key is released), or not accepted in time (the key stays claimed, "in
+      // progress", until the bus settles it).
+      co_return error_response(v, ka, refusal(pending->refused.value_or(bus::Outcome{})));
     }
     co_return co_await await_final(v, ka, tenant, pending->case_id, trace, wait);
   }

@@ -23,6 +23,14 @@ std::string str(const json& j, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+// "code: field: message", as common::Error::describe() writes it.
+std::string render_error(const json& e) {
+  if (auto f = e.find("field"); f != e.end() && f->is_string() && !f->get_ref<const std::string&>().empty()) {
+    return fmt::format("{}: {}: {}", str(e, "code"), f->get<std::string>(), str(e, "message"));
+  }
+  return fmt::format("{}: {}", str(e, "code"), str(e, "message"));
+}
+
 std::string render_action(const json& a) {
   std::string s = str(a, "type");
   if (a.contains("amount_minor") && a.contains("currency")) {
@@ -50,7 +58,7 @@ std::string render_case(const std::string& case_json) {
   const auto j = json::parse(case_json);
   std::string s = fmt::format("case      {}\nstatus    {}\ntenant    {}\n", str(j, "case_id"), str(j, "status"), str(j, "tenant"));
   if (auto e = j.find("error"); e != j.end()) {
-    s += fmt::format("error     {}: {}\n", str(*e, "code"), str(*e, "message"));
+    s += "error     " + render_error(*e) + "\n";
   }
   const bool workflow = j.contains("workflow");
   if (workflow) {
@@ -79,14 +87,18 @@ std::string render_case(const std::string& case_json) {
     s += "reply     " + str(j, "reply") + "\n";
   }
   s += "trail\n";
-  for (const auto& h : j.at("trail")) {
+  // A case the broker could not restore when it restarted ends without a trail.
+  for (const auto& h : j.value("trail", json::array())) {
     s += fmt::format("  hop {} {:<18} {:<10} attempt {} worker {} ({} ms)", h.at("hop").get<int>(), str(h, "agent"),
                      str(h, "outcome"), h.at("attempt").get<int>(), str(h, "worker"), str(h, "ms"));
     if (h.contains("summary")) s += "  " + str(h, "summary");
     if (h.contains("route")) s += "  -> " + str(h, "route");
     s += "\n";
+    // Why an attempt failed, retried or was requeued: the operator needs it beside the attempt.
+    if (auto e = h.find("error"); e != h.end() && e->is_object()) s += "        " + render_error(*e) + "\n";
   }
-  if (!workflow && j.contains("result")) s += "result\n" + j.at("result").dump(2) + "\n";
+  // A failed case has a null result: its error says it all.
+  if (auto r = j.find("result"); !workflow && r != j.end() && !r->is_null()) s += "result\n" + r->dump(2) + "\n";
   return s;
 }
 
@@ -110,72 +122,167 @@ std::string render_stats(const std::string& stats_json) {
   return s;
 }
 
+std::string render_case_view(const std::string& view_json) {
+  const auto j = json::parse(view_json);
+  std::string s = "state     " + str(j, "state");
+  if (j.contains("phase")) s += " (" + str(j, "phase") + ")";
+  s += fmt::format("\nat        hop {} {}, attempt {}\n", str(j, "hop"), str(j, "agent"), str(j, "attempt"));
+  if (auto e = j.find("error"); e != j.end() && e->is_object()) s += "error     " + render_error(*e) + "\n";
+  const auto& c = j.at("case");
+  if (c.is_null()) return s + "case      (no record kept)\n";
+  return s + "\n" + render_case(c.dump());
+}
+
+std::string render_dead_letters(const std::string& list_json) {
+  const auto j = json::parse(list_json);
+  const auto& list = j.at("dead_letters");
+  std::string s;
+  constexpr const char* kRow = "{:<36} {:<16} {:<18} {:>7}  {:<20} {}\n";
+  if (!list.empty()) s += fmt::format(kRow, "CASE", "TENANT", "AGENT", "ATTEMPT", "ERROR CODE", "AT");
+  for (const auto& d : list) {
+    s += fmt::format(kRow, str(d, "case_id"), str(d, "tenant"), str(d, "agent"), str(d, "attempt"),
+                     str(d.at("error"), "code"), str(d, "at"));
+  }
+  const auto total = j.at("total").get<std::size_t>();
+  s += fmt::format("{} dead letter{} in all\n", total, total == 1 ? "" : "s");
+  return s;
+}
+
+namespace {
+
+// Exit codes of the commands (ctl.hpp).
+constexpr int kOk = 0, kUsage = 1, kRejected = 2, kNoAnswer = 3, kCaseFailed = 4;
+
+// dlq.retry and dlq.discard answer {case_id, state}.
+std::string render_control_ack(const std::string& ack_json) {
+  const auto j = json::parse(ack_json);
+  return fmt::format("case {} is now {}\n", str(j, "case_id"), str(j, "state"));
+}
+
+int usage(std::ostream& err, const char* line) {
+  err << "casebusctl: usage: casebusctl " << line << "\n";
+  return kUsage;
+}
+
+std::optional<std::string> read_all(const std::string& path, std::istream& in) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::ifstream f(path);
+  if (!f) return std::nullopt;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int submit(const Options& o, const std::string& path, std::istream& in, std::ostream& out, std::ostream& err) {
+  const auto body = read_all(path, in);
+  if (!body) {
+    err << "casebusctl: cannot read " << path << "\n";
+    return kUsage;
+  }
+  bus::SyncBusClient client(o.broker);
+  const auto r = client.submit(*body, std::chrono::milliseconds(o.timeout_ms));
+  switch (r.status) {
+    case bus::Outcome::Status::kCompleted: {
+      // Resolved, escalated and rejected are outcomes of the workflow; failed is not.
+      const bool failed = json::parse(r.body).at("status") == "failed";
+      out << (o.json ? r.body + "\n" : render_case(r.body));
+      return failed ? kCaseFailed : kOk;
+    }
+    case bus::Outcome::Status::kRejected:
+      err << "casebusctl: rejected: " << r.error.describe() << "\n";
+      return kRejected;
+    case bus::Outcome::Status::kTimeout:
+      err << "casebusctl: no final answer within " << o.timeout_ms << " ms"
+          << (r.case_id.empty() ? " (the broker did not acknowledge the case; is it running at " + o.broker + "?)"
+                                : " (case " + r.case_id + " was accepted and is still in progress)")
+          << "\n";
+      return kNoAnswer;
+    case bus::Outcome::Status::kReply:
+      break;
+  }
+  return kUsage;
+}
+
+int stats(const Options& o, std::ostream& out, std::ostream& err) {
+  bus::SyncBusClient client(o.broker);
+  const auto r = client.stats(std::chrono::milliseconds(o.timeout_ms));
+  if (r.status != bus::Outcome::Status::kReply) {
+    err << "casebusctl: no answer from the broker at " << o.broker << " within " << o.timeout_ms << " ms\n";
+    return kNoAnswer;
+  }
+  out << (o.json ? r.body + "\n" : render_stats(r.body));
+  return kOk;
+}
+
+// One control request (docs/protocol.md#control): the reply rendered, or raw with --json.
+int control(const Options& o, const json& request, std::string (*render)(const std::string&), std::ostream& out,
+            std::ostream& err) {
+  bus::SyncBusClient client(o.broker);
+  const auto r = client.control(request.dump(), std::chrono::milliseconds(o.timeout_ms));
+  switch (r.status) {
+    case bus::Outcome::Status::kReply:
+      out << (o.json ? r.body + "\n" : render(r.body));
+      return kOk;
+    case bus::Outcome::Status::kRejected:
+      err << "casebusctl: rejected: " << r.error.describe() << "\n";
+      return kRejected;
+    case bus::Outcome::Status::kTimeout:
+      err << "casebusctl: no answer from the broker at " << o.broker << " within " << o.timeout_ms << " ms\n";
+      return kNoAnswer;
+    case bus::Outcome::Status::kCompleted:
+      break;
+  }
+  err << "casebusctl: the broker answered the control request with a case result\n";
+  return kUsage;
+}
+
+int case_command(const Options& o, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() != 3 || args[1] != "show") return usage(err, "case show ID");
+  return control(o, {{"op", "case.show"}, {"case_id", args[2]}}, render_case_view, out, err);
+}
+
+int dlq_command(const Options& o, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const std::string sub = args.size() > 1 ? args[1] : "";
+  if (sub == "list") {
+    if (args.size() != 2) return usage(err, "dlq list [--limit N]");
+    json request{{"op", "dlq.list"}};
+    if (o.limit) {
+      // The broker refuses other limits too; checked here so that a typo is a usage error (1).
+      if (*o.limit < 1 || *o.limit > 1000) {
+        err << "casebusctl: --limit must be between 1 and 1000, got " << *o.limit << "\n";
+        return kUsage;
+      }
+      request["limit"] = *o.limit;
+    }
+    return control(o, request, render_dead_letters, out, err);
+  }
+  if (sub != "show" && sub != "retry" && sub != "discard") return usage(err, "dlq list|show ID|retry ID|discard ID");
+  if (args.size() != 3) return usage(err, ("dlq " + sub + " ID").c_str());
+  return control(o, {{"op", "dlq." + sub}, {"case_id", args[2]}}, sub == "show" ? render_case_view : render_control_ack,
+                 out, err);
+}
+
+}  // namespace
+
 int run(const Options& o, const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    err << "casebusctl: missing command (submit FILE|-, stats); see --help\n";
-    return 1;
+    err << "casebusctl: missing command (submit, stats, case, dlq); see --help\n";
+    return kUsage;
   }
   const auto& cmd = args[0];
-  const auto timeout = std::chrono::milliseconds(o.timeout_ms);
-  if (cmd == "submit") {
-    if (args.size() != 2) {
-      err << "casebusctl: usage: casebusctl submit FILE|-\n";
-      return 1;
-    }
-    std::string body;
-    if (args[1] == "-") {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      body = ss.str();
-    } else {
-      std::ifstream f(args[1]);
-      if (!f) {
-        err << "casebusctl: cannot read " << args[1] << "\n";
-        return 1;
-      }
-      std::stringstream ss;
-      ss << f.rdbuf();
-      body = ss.str();
-    }
-    bus::SyncBusClient client(o.broker);
-    const auto r = client.submit(body, timeout);
-    switch (r.status) {
-      case bus::Outcome::Status::kCompleted: {
-        // Resolved, escalated and rejected are outcomes of the workflow; failed is not.
-        const bool failed = json::parse(r.body).at("status") == "failed";
-        out << (o.json ? r.body + "\n" : render_case(r.body));
-        return failed ? 4 : 0;
-      }
-      case bus::Outcome::Status::kRejected:
-        err << "casebusctl: rejected: " << r.error.describe() << "\n";
-        return 2;
-      case bus::Outcome::Status::kTimeout:
-        err << "casebusctl: no final answer within " << o.timeout_ms << " ms"
-            << (r.case_id.empty() ? " (the broker did not acknowledge the case; is it running at " + o.broker + "?)"
-                                  : " (case " + r.case_id + " was accepted and is still in progress)")
-            << "\n";
-        return 3;
-      case bus::Outcome::Status::kReply:
-        break;
-    }
-    return 1;
+  if (o.limit && !(cmd == "dlq" && args.size() > 1 && args[1] == "list")) {
+    err << "casebusctl: --limit applies to dlq list only\n";
+    return kUsage;
   }
-  if (cmd == "stats") {
-    if (args.size() != 1) {
-      err << "casebusctl: usage: casebusctl stats\n";
-      return 1;
-    }
-    bus::SyncBusClient client(o.broker);
-    const auto r = client.stats(timeout);
-    if (r.status != bus::Outcome::Status::kReply) {
-      err << "casebusctl: no answer from the broker at " << o.broker << " within " << o.timeout_ms << " ms\n";
-      return 3;
-    }
-    out << (o.json ? r.body + "\n" : render_stats(r.body));
-    return 0;
-  }
-  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats)\n";
-  return 1;
+  if (cmd == "submit") return args.size() == 2 ? submit(o, args[1], in, out, err) : usage(err, "submit FILE|-");
+  if (cmd == "stats") return args.size() == 1 ? stats(o, out, err) : usage(err, "stats");
+  if (cmd == "case") return case_command(o, args, out, err);
+  if (cmd == "dlq") return dlq_command(o, args, out, err);
+  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats, case, dlq)\n";
+  return kUsage;
 }
 
 }  // namespace ctl
