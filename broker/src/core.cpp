@@ -104,7 +104,8 @@ void Core::submit(std::string_view peer, const bus::SubmitMsg& m, const Now& now
   // The same idempotency key from the same tenant is the same case, across restarts, for as long
   // as the store keeps it: the submitter gets that case's id (and its final case when it has
   // ended), and a running case answers the newest submitter.
-  const std::uint64_t hash = payload_hash(env->payload);
+  // Only keyed submissions can be compared with an earlier one.
+  const std::uint64_t hash = env->idempotency_key.empty() ? 0 : payload_hash(env->payload);
   if (!env->idempotency_key.empty()) {
     const auto reused = [&] {
       ++counters_.rejected;
@@ -618,7 +619,7 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
   // The end of the case, as the client sees it, in the same commit as everything before it; a
   // dead letter keeps its record so that it can be retried.
   {
-    StoredCase row = stored_row(c, now.wall, !c.stored, error != nullptr);
+    StoredCase row = stored_row(c, now.wall, !c.stored && error, error != nullptr);
     row.status = error ? "dead" : "done";
     row.outcome = error || reduced ? "failed" : (c.flow ? c.flow->status : "completed");
     row.dispatched = false;

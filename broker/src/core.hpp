@@ -78,6 +78,7 @@ class Core final {
   // Hands every case changed since the last call to the store as writes (once per loop turn,
   // before Store::commit).
   void persist(const common::Now& now);
+  bool dirty() const { return !dirty_.empty(); }
   // After Store::commit: succeeded, or failed. On failure the submissions accepted since the last
   // commit are refused (storage_unavailable) and forgotten; returns their case ids, whose held
   // messages must not be sent.

@@ -65,7 +65,7 @@ constexpr const char* kColumns =
 
 // How long prune() may delete in one go, and how often it runs while nothing is left to prune.
 constexpr int kPruneBatch = 2000;
-constexpr WallMs kPruneEveryMs = 10'000;
+constexpr WallMs kPruneEveryMs = 1'000;
 
 std::string sqlite_message(const SQLite::Exception& e) {
   return fmt::format("{} (sqlite error {})", e.what(), e.getExtendedErrorCode());
@@ -80,9 +80,11 @@ struct Store::Statements {
         snapshot(db,
                  "UPDATE cases SET status='active', outcome=NULL, agent=?2, hop=?3, attempt=?4, dispatched=?5, updated_at=?6, "
                  "deadline_at=?7, client=?8, corr=?9, record=?10, finished_at=NULL, result=NULL, error=NULL WHERE id=?1"),
+        // An ended case keeps its final case (which holds the payload); a dead letter also keeps
+        // its payload and record, to be retried.
         finish(db,
                "UPDATE cases SET status=?2, outcome=?3, agent=?4, hop=?5, attempt=?6, dispatched=0, updated_at=?7, "
-               "finished_at=?7, result=?8, error=?9, record=?10 WHERE id=?1"),
+               "finished_at=?7, result=?8, error=?9, record=?10, payload=CASE WHEN ?2='dead' THEN payload END WHERE id=?1"),
         discard(db, "UPDATE cases SET status='discarded', updated_at=?2, finished_at=?2 WHERE id=?1 AND status='dead'"),
         find_key(db, "SELECT id, status, payload_hash, result FROM cases WHERE tenant=? AND idem_key=? AND idem_key IS NOT NULL"),
         get(db, fmt::format("SELECT {} FROM cases WHERE id=?", kColumns)),
