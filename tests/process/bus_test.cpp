@@ -9,7 +9,9 @@
 
 #include <csignal>
 #include <iterator>
+#include <optional>
 #include <set>
+#include <thread>
 
 namespace testsupport {
 namespace {
@@ -262,6 +264,37 @@ TEST(Bus, SigtermDrainLosesNothing) {
     EXPECT_EQ(c.at("result").at("attempt"), 1) << "drained work must finish where it started";
   }
   EXPECT_TRUE(s.wait_workers("echo", 0));
+}
+
+// SIGTERM with the durable store: the hop in flight finishes, nothing new is dispatched, the broker
+// exits 0 with the case still stored; the next broker resumes it at the next hop, and the final
+// case reaches the client that submitted it before the restart (its routing id is stable).
+TEST(Bus, BrokerSigtermKeepsUnfinishedCasesForTheNextStart) {
+  Stack s;
+  s.start_broker();
+  s.start_agent("echo-1", {"--capacity", "4"});
+  s.start_agent("later-1", {}, Binaries::test_agent(), {"CASEBUS_TEST_KIND=later", R"(CASEBUS_TEST_RESULT={"ok":true})"});
+  ASSERT_TRUE(s.wait_workers("echo", 1));
+  ASSERT_TRUE(s.wait_workers("later", 1));
+  // Hop 1 (echo) takes 800 ms and names "later" as the next hop.
+  std::optional<Outcome> outcome;
+  std::thread submitter([&] {
+    common::bus::SyncBusClient client(s.client_endpoint());
+    outcome = client.submit(echo_case({{"message", "x"}, {"echo", {{"delay_ms", 800}, {"next", "later"}}}}), 20s);
+  });
+  ASSERT_TRUE(eventually([&] { return s.stats().at("in_flight") == 1; }));
+  s.broker().signal(SIGTERM);
+  EXPECT_EQ(s.broker().wait_exit(10s), 0);
+  EXPECT_NE(s.broker().stderr_text().find("cases_left_stored=1"), std::string::npos) << s.broker().stderr_text();
+  s.restart_broker();
+  submitter.join();
+  ASSERT_TRUE(outcome);
+  const auto c = final_case(*outcome);
+  EXPECT_EQ(c.at("status"), "completed");
+  ASSERT_EQ(c.at("trail").size(), 2u);
+  EXPECT_EQ(c.at("trail")[0].at("outcome"), "done") << "the hop in flight finished before the broker stopped";
+  EXPECT_EQ(c.at("trail")[1].at("agent"), "later");
+  EXPECT_EQ(c.at("trail")[1].at("attempt"), 1) << "hop 2 never went out before the restart";
 }
 
 TEST(Bus, BrokerSigtermFinishesInFlightCases) {
