@@ -201,7 +201,9 @@ TEST(Chaos, BrokerKilledThreeTimesUnderLoadLosesAndDuplicatesNothing) {
   EXPECT_EQ(p.lost(), 0);
   EXPECT_EQ(p.duplicates(), 0);
   for (const auto& t : p.tally()) {
-    if (t.done) EXPECT_EQ(t.status, "completed");
+    if (t.done) {
+      EXPECT_EQ(t.status, "completed");
+    }
   }
   // The store holds exactly one case per key, each ended once.
   EXPECT_EQ(s.broker().stop(), 0);
@@ -252,7 +254,9 @@ TEST(Chaos, AgentsKilledUnderLoadEveryCaseCompletes) {
   EXPECT_GE(requeued, 3) << "every kill took tasks with it";
   EXPECT_EQ(p.resubmitted(), 0) << "the broker stayed up: no submission needed repeating";
   for (const auto& t : p.tally()) {
-    if (t.done) EXPECT_EQ(t.status, "completed");
+    if (t.done) {
+      EXPECT_EQ(t.status, "completed");
+    }
     EXPECT_EQ(t.finals, 1);
   }
 }
