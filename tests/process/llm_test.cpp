@@ -1,0 +1,261 @@
+// The model providers' HTTP(S) transport (common/llm/client.hpp) against the scripted fake server
+// (tests/support/fake_llm.hpp) on loopback: what goes on the wire, what comes back, retries,
+// deadlines, resets, TLS, keep-alive, concurrency, cancellation.
+#include "fake_llm.hpp"
+#include "process.hpp"
+
+#include "common/llm/client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+namespace testsupport {
+namespace {
+
+namespace llm = common::llm;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+struct Outcome {
+  std::optional<llm::CallResult<llm::Completion>> result;
+  llm::CallStats stats;
+};
+
+class ProviderTest : public ::testing::Test {
+ protected:
+  llm::ProviderSettings settings(const FakeLlmServer& server, const std::string& provider = "anthropic") {
+    llm::ProviderSettings s;
+    s.provider = provider;
+    s.base_url = server.base_url();
+    s.model = "fake-model";
+    s.api_key = "test-key-not-a-secret";
+    s.backoff_initial = 20ms;
+    s.backoff_max = 100ms;
+    s.ca_file = server.ca_file().string();
+    return s;
+  }
+  static llm::CompletionRequest request() {
+    llm::CompletionRequest r;
+    r.system = "Classify.";
+    r.user = "I was charged twice for [card ending 1111].";
+    r.schema = {{"type", "object"}};
+    return r;
+  }
+  // Runs one call to its end (bounded by the io_context's run_for).
+  Outcome call(llm::Provider& p, std::chrono::milliseconds deadline = 5s) {
+    Outcome o;
+    p.complete(request(), common::MonoClock::now() + deadline, [&](llm::CallResult<llm::Completion> r, const llm::CallStats& st) {
+      o.result = std::move(r);
+      o.stats = st;
+    });
+    const auto end = std::chrono::steady_clock::now() + deadline + 5s;
+    while (!o.result && std::chrono::steady_clock::now() < end) io_.run_for(10ms);
+    io_.restart();
+    return o;
+  }
+  boost::asio::io_context io_;
+};
+
+TEST_F(ProviderTest, AnthropicCallCarriesTheHeadersAndReadsTheToolUse) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"intent", "card_dispute"}}, 321, 45)}});
+  llm::Provider p(io_, settings(server));
+  const auto o = call(p);
+  ASSERT_TRUE(o.result && *o.result) << (o.result ? o.result->error().error.describe() : "no outcome");
+  EXPECT_EQ((*o.result)->structured->at("intent"), "card_dispute");
+  EXPECT_EQ((*o.result)->usage.input_tokens, 321);
+  EXPECT_EQ(o.stats.attempts, 1);
+  EXPECT_EQ(o.stats.last_status, 200);
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].target, "/v1/messages");
+  EXPECT_EQ(seen[0].headers.at("x-api-key"), "test-key-not-a-secret");
+  EXPECT_EQ(seen[0].headers.at("anthropic-version"), "2023-06-01");
+  EXPECT_EQ(seen[0].headers.at("content-type"), "application/json");
+  const auto body = json::parse(seen[0].body);
+  EXPECT_EQ(body.at("model"), "fake-model");
+  EXPECT_EQ(body.at("tool_choice").at("name"), "record_result");
+  EXPECT_EQ(body.at("messages")[0].at("content"), "I was charged twice for [card ending 1111].");
+}
+
+TEST_F(ProviderTest, RetriesOverloadRateLimitsAndServerErrorsHonouringRetryAfter) {
+  FakeLlmServer server;
+  server.script({{429, FakeLlmServer::anthropic_error("rate_limit_error", "slow down"), {{"retry-after", "0.3"}}},
+                 {529, FakeLlmServer::anthropic_error("overloaded_error", "Overloaded")},
+                 {500, "oops"},
+                 {200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}})}});
+  llm::Provider p(io_, settings(server));
+  const auto start = std::chrono::steady_clock::now();
+  const auto o = call(p);
+  ASSERT_TRUE(o.result && *o.result);
+  EXPECT_EQ(o.stats.attempts, 4);
+  EXPECT_EQ(server.request_count(), 4u);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms) << "retry-after was not honoured";
+}
+
+TEST_F(ProviderTest, GivesUpAfterMaxAttemptsWithTheLastError) {
+  FakeLlmServer server;
+  server.script({{529, FakeLlmServer::anthropic_error("overloaded_error", "Overloaded")}});
+  auto s = settings(server);
+  s.max_attempts = 3;
+  llm::Provider p(io_, s);
+  const auto o = call(p);
+  ASSERT_TRUE(o.result && !*o.result);
+  EXPECT_EQ(o.result->error().error.field, "overloaded_error");
+  EXPECT_EQ(o.stats.attempts, 3);
+  EXPECT_EQ(server.request_count(), 3u);
+}
+
+TEST_F(ProviderTest, ClientErrorsAreNotRetried) {
+  for (const auto& [status, type] : std::vector<std::pair<int, std::string>>{
+           {400, "invalid_request_error"}, {401, "authentication_error"}, {403, "permission_error"}, {404, "not_found_error"}}) {
+    FakeLlmServer server;
+    server.script({{status, FakeLlmServer::anthropic_error(type, "no")}});
+    llm::Provider p(io_, settings(server));
+    const auto o = call(p);
+    ASSERT_TRUE(o.result && !*o.result) << status;
+    EXPECT_EQ(o.stats.attempts, 1) << status;
+    EXPECT_EQ(o.result->error().error.field, type);
+    EXPECT_EQ(o.result->error().http_status, status);
+  }
+}
+
+TEST_F(ProviderTest, TheDeadlineEndsASlowReply) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}}), {}, 3000ms}});
+  llm::Provider p(io_, settings(server));
+  const auto start = std::chrono::steady_clock::now();
+  const auto o = call(p, 300ms);
+  ASSERT_TRUE(o.result && !*o.result);
+  EXPECT_EQ(o.result->error().error.code, common::Errc::kTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+TEST_F(ProviderTest, AConnectionResetIsRetried) {
+  FakeLlmServer server;
+  FakeReply reset;
+  reset.reset = true;
+  server.script({reset, {200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}})}});
+  llm::Provider p(io_, settings(server));
+  const auto o = call(p);
+  ASSERT_TRUE(o.result && *o.result) << o.result->error().error.describe();
+  EXPECT_EQ(o.stats.attempts, 2);
+}
+
+TEST_F(ProviderTest, KeepAliveConnectionsAreReused) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}})}});
+  llm::Provider p(io_, settings(server));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(*call(p).result);
+  EXPECT_EQ(server.connections_accepted(), 1u);
+}
+
+TEST_F(ProviderTest, ManyCallsInFlightOnOneThread) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}}), {}, 300ms}});
+  llm::Provider p(io_, settings(server));
+  int ok = 0, failed = 0;
+  for (int i = 0; i < 256; ++i) {
+    p.complete(request(), common::MonoClock::now() + 20s,
+               [&](llm::CallResult<llm::Completion> r, const llm::CallStats&) { (r ? ok : failed)++; });
+  }
+  EXPECT_EQ(p.in_flight(), 256u);
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (ok + failed < 256 && std::chrono::steady_clock::now() < end) io_.run_for(10ms);
+  EXPECT_EQ(ok, 256);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GE(server.connections_accepted(), 200u) << "calls were serialised instead of concurrent";
+}
+
+TEST_F(ProviderTest, CancelEndsACallAtOnce) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}}), {}, 3000ms}});
+  llm::Provider p(io_, settings(server));
+  std::optional<llm::CallResult<llm::Completion>> result;
+  const auto id = p.complete(request(), common::MonoClock::now() + 10s,
+                             [&](llm::CallResult<llm::Completion> r, const llm::CallStats&) { result = std::move(r); });
+  while (server.request_count() == 0) io_.run_for(5ms);
+  p.cancel(id);
+  const auto end = std::chrono::steady_clock::now() + 2s;
+  while (!result && std::chrono::steady_clock::now() < end) io_.run_for(5ms);
+  ASSERT_TRUE(result && !*result);
+  EXPECT_EQ(result->error().error.code, common::Errc::kCancelled);
+}
+
+TEST_F(ProviderTest, TlsVerifiesTheServerAgainstTheConfiguredTrustStore) {
+  FakeLlmServer server(true);
+  server.script({{200, FakeLlmServer::anthropic_tool_use(json{{"ok", true}})}});
+  {
+    llm::Provider p(io_, settings(server));
+    const auto o = call(p);
+    ASSERT_TRUE(o.result && *o.result) << o.result->error().error.describe();
+  }
+  // The system's trust store does not know the test CA: refused, and not retried.
+  auto s = settings(server);
+  s.ca_file.clear();
+  llm::Provider untrusted(io_, s);
+  const auto o = call(untrusted);
+  ASSERT_TRUE(o.result && !*o.result);
+  EXPECT_EQ(o.result->error().error.field, "tls");
+  EXPECT_EQ(o.stats.attempts, 1);
+  EXPECT_EQ(server.request_count(), 1u) << "no request may go to an unverified server";
+}
+
+TEST_F(ProviderTest, OpenAiCompatibleServerWithAFencedAnswer) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::openai_message("Here you go:\n```json\n{\"intent\":\"balance\"}\n```")}});
+  auto s = settings(server, "openai");
+  s.api_key = "on-prem-token";
+  llm::Provider p(io_, s);
+  const auto o = call(p);
+  ASSERT_TRUE(o.result && *o.result) << o.result->error().error.describe();
+  EXPECT_EQ(llm::answer_object(**o.result).value().at("intent"), "balance");
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "/v1/chat/completions");
+  EXPECT_EQ(seen[0].headers.at("authorization"), "Bearer on-prem-token");
+  EXPECT_EQ(seen[0].headers.count("x-api-key"), 0u);
+  EXPECT_EQ(json::parse(seen[0].body).at("response_format").at("type"), "json_object");
+}
+
+TEST(ProviderSettings, ReadStrictlyWithTheKeyFromTheEnvironmentOrAFile) {
+  TempDir dir;
+  const auto key = dir.write("key", "sk-from-file\n");
+  llm::ProviderSettings s;
+  json{{"provider", "anthropic"}, {"model", "claude-x"}, {"api_key_file", key.string()}}.get_to(s);
+  EXPECT_EQ(s.api_key, "sk-from-file");
+  EXPECT_EQ(s.base_url, "https://api.anthropic.com");
+  ::setenv("CASEBUS_TEST_LLM_KEY", "sk-from-env", 1);
+  llm::ProviderSettings e;
+  json{{"model", "claude-x"}, {"api_key_env", "CASEBUS_TEST_LLM_KEY"}}.get_to(e);
+  EXPECT_EQ(e.api_key, "sk-from-env");
+  llm::ProviderSettings local;
+  json{{"provider", "openai"}, {"model", "llama"}}.get_to(local);
+  EXPECT_EQ(local.base_url, "http://127.0.0.1:8000");
+  EXPECT_TRUE(local.api_key.empty());
+  struct Row {
+    json config;
+    const char* message;
+  };
+  const Row rows[] = {
+      {{{"model", "m"}, {"api_key_env", "CASEBUS_TEST_UNSET_VARIABLE"}}, "no API key for the anthropic provider: set the environment variable CASEBUS_TEST_UNSET_VARIABLE"},
+      {{{"provider", "openai"}}, "model must be set"},
+      {{{"provider", "gemini"}, {"model", "m"}}, "provider must be"},
+      {{{"provider", "openai"}, {"model", "m"}, {"base_url", "ftp://x"}}, "base_url must start with"},
+      {{{"provider", "openai"}, {"model", "m"}, {"max_attempts", 0}}, "max_attempts must be between 1 and 10"},
+      {{{"provider", "openai"}, {"model", "m"}, {"api_key", "inline"}}, "api_key"},
+  };
+  for (const auto& row : rows) {
+    llm::ProviderSettings bad;
+    try {
+      row.config.get_to(bad);
+      ADD_FAILURE() << "accepted " << row.config.dump();
+    } catch (const std::exception& e) {  // invalid_argument, or nlohmann's error for an unknown key
+      EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace testsupport
