@@ -3,6 +3,7 @@
 // deadlines, resets, TLS, keep-alive, concurrency, cancellation.
 #include "fake_llm.hpp"
 #include "process.hpp"
+#include "stack.hpp"
 
 #include "common/llm/client.hpp"
 
@@ -255,6 +256,96 @@ TEST(ProviderSettings, ReadStrictlyWithTheKeyFromTheEnvironmentOrAFile) {
       EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
     }
   }
+}
+
+}  // namespace
+}  // namespace testsupport
+
+// ---------------------------------------------------------------------------------------------
+// The classifier agent with a language model (settings.mode llm / cascade), through the real
+// broker, against the fake Messages API.
+
+namespace testsupport {
+namespace {
+
+class ClassifierLlm : public ::testing::Test {
+ protected:
+  // Starts the broker and a classifier in `mode` against the fake server; cases go straight to
+  // the classifier kind (a plain case) so its result is the final case's result.
+  void start(const std::string& mode, double threshold = 0.75) {
+    stack_.start_broker();
+    const nlohmann::json config{
+        {"settings",
+         {{"mode", mode},
+          {"cascade_threshold", threshold},
+          {"prompt_file", source_path("agents/classifier/prompts/classify.v1.txt")},
+          {"provider",
+           {{"provider", "anthropic"}, {"base_url", server_.base_url()}, {"model", "fake-model"}, {"api_key_env", "CASEBUS_TEST_LLM_KEY"},
+            {"backoff_initial_ms", 20}, {"backoff_max_ms", 50}}}}}};
+    const auto path = stack_.dir().write("classifier.json", config.dump());
+    stack_.start_agent("classifier-1", {"--config", path.string()}, Binaries::classifier(), {"CASEBUS_TEST_LLM_KEY=test-key-not-a-secret"});
+    ASSERT_TRUE(stack_.wait_workers("classifier", 1));
+  }
+  nlohmann::json classify(const std::string& message) {
+    const nlohmann::json env{{"v", 1}, {"type", "case"}, {"tenant", "acme"}, {"to", "classifier"},
+                             {"payload", {{"kind", "support_message"}, {"channel", "web"}, {"customer_ref", "cust-9"}, {"message", message}}}};
+    const auto o = stack_.submit(env.dump(), 15s);
+    EXPECT_EQ(o.status, common::bus::Outcome::Status::kCompleted) << o.error.describe();
+    return o.status == common::bus::Outcome::Status::kCompleted ? nlohmann::json::parse(o.body) : nlohmann::json();
+  }
+  FakeLlmServer server_;
+  Stack stack_;
+};
+
+TEST_F(ClassifierLlm, TheModelClassifiesAndSeesOnlyRedactedText) {
+  server_.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "fraud"}, {"confidence", 0.93}})}});
+  start("llm");
+  const auto c = classify("Someone used my card 4111 1111 1111 1111 at a shop I have never been to.");
+  ASSERT_EQ(c.value("status", ""), "completed") << c.dump();
+  EXPECT_EQ(c.at("result").at("intent"), "fraud");
+  EXPECT_EQ(c.at("result").at("confidence"), 0.93);
+  EXPECT_EQ(c.at("result").at("model"), "llm:fake-model/classify.v1.txt") << "the outcome says which model answered";
+  const auto seen = server_.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].body.find("4111"), std::string::npos) << "a card number reached the model: " << seen[0].body;
+  EXPECT_NE(seen[0].body.find("[card ending 1111]"), std::string::npos) << seen[0].body;
+  EXPECT_NE(seen[0].body.find("Choose exactly one intent"), std::string::npos) << "the prompt file is the system prompt";
+}
+
+TEST_F(ClassifierLlm, AnInvalidAnswerGetsOneRepairRequestThenTheHopFails) {
+  server_.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "refund_now"}, {"confidence", 0.9}})},
+                  {200, FakeLlmServer::anthropic_tool_use({{"intent", "fraud"}, {"confidence", 0.9}, {"action", "refund"}})}});
+  start("llm");
+  const auto c = classify("Please look at this charge.");
+  EXPECT_EQ(c.value("status", ""), "failed") << c.dump();
+  EXPECT_EQ(c.at("error").at("field"), "model_invalid_output");
+  ASSERT_EQ(server_.request_count(), 2u) << "one repair request, no more";
+  EXPECT_NE(server_.requests()[1].body.find("Your previous answer was not valid (result.intent"), std::string::npos);
+
+  // Repaired on the second answer: accepted.
+  server_.script({{200, FakeLlmServer::anthropic_text("The intent is probably fraud.")},
+                  {200, FakeLlmServer::anthropic_text("```json\n{\"intent\":\"card_dispute\",\"confidence\":0.7}\n```")}});
+  const auto ok = classify("Please look at this charge again.");
+  EXPECT_EQ(ok.value("status", ""), "completed") << ok.dump();
+  EXPECT_EQ(ok.at("result").at("intent"), "card_dispute");
+}
+
+TEST_F(ClassifierLlm, CascadeAsksTheModelOnlyWhenTheEmbeddedModelIsUnsure) {
+  server_.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "account_access"}, {"confidence", 0.8}})}});
+  start("cascade", 0.6);
+  // The embedded model is sure of this one (seed 001's message).
+  const auto sure = classify("I was charged twice on my debit card yesterday.");
+  EXPECT_EQ(sure.at("result").at("model"), "embedded-keywords-v1");
+  EXPECT_EQ(server_.request_count(), 0u);
+  const auto unsure = classify("Something is wrong and I do not know what to do.");
+  EXPECT_EQ(unsure.at("result").at("model"), "llm:fake-model/classify.v1.txt");
+  EXPECT_EQ(unsure.at("result").at("intent"), "account_access");
+  EXPECT_EQ(server_.request_count(), 1u);
+  // The model down: the embedded answer stands.
+  server_.script({{529, FakeLlmServer::anthropic_error("overloaded_error", "Overloaded")}});
+  const auto down = classify("Something else is wrong and I do not know what to do.");
+  EXPECT_EQ(down.value("status", ""), "completed");
+  EXPECT_EQ(down.at("result").at("model"), "embedded-keywords-v1");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "classifier.hpp"
+#include "model.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -194,6 +195,74 @@ TEST(ClassifyCase, KindsStateTheirIntent) {
   auto loan = support("");
   loan.kind = Kind::kLoanApplication;
   EXPECT_EQ(classify_case(*model, loan).intent, Intent::kLoanQuestion);
+}
+
+}  // namespace
+}  // namespace agents::classifier
+
+// ---- the language-model modes (model.hpp)
+
+namespace agents::classifier {
+namespace {
+
+TEST(ModelAnswer, OnlyAnIntentAndAConfidenceAreAccepted) {
+  struct Row {
+    const char* answer;
+    const char* field;  // nullptr: accepted
+  };
+  const Row rows[] = {
+      {R"({"intent":"fraud","confidence":0.9})", nullptr},
+      {R"({"intent":"general_support","confidence":0})", nullptr},
+      {R"({"intent":"refund_now","confidence":0.9})", "result.intent"},
+      {R"({"intent":7,"confidence":0.9})", "result.intent"},
+      {R"({"confidence":0.9})", "result.intent"},
+      {R"({"intent":"fraud","confidence":1.5})", "result.confidence"},
+      {R"({"intent":"fraud","confidence":"high"})", "result.confidence"},
+      {R"({"intent":"fraud","confidence":0.9,"action":"refund"})", "result"},
+      {R"(["fraud"])", "result"},
+  };
+  for (const auto& row : rows) {
+    const auto r = check_answer(nlohmann::json::parse(row.answer));
+    if (!row.field) {
+      EXPECT_TRUE(r) << row.answer;
+    } else {
+      ASSERT_FALSE(r) << row.answer;
+      EXPECT_EQ(r.error().field, row.field) << row.answer;
+    }
+  }
+  EXPECT_EQ(answer_schema().at("properties").at("intent").at("enum").size(), common::cases::kIntentNames.size());
+}
+
+TEST(ModelSettings, EmbeddedByDefaultAndStrictOtherwise) {
+  EXPECT_EQ(read_model_settings(nlohmann::json::object(), ".").mode, "embedded");
+  struct Row {
+    nlohmann::json settings;
+    const char* message;
+  };
+  const Row rows[] = {
+      {{{"mode", "oracle"}}, "settings.mode must be"},
+      {{{"mode", "cascade"}, {"cascade_threshold", 2}}, "cascade_threshold must be a number between 0 and 1"},
+      {{{"mode", "llm"}}, "settings.prompt_file must be set for mode llm"},
+      {{{"mode", "llm"}, {"prompt_file", "/nonexistent/prompt.txt"}}, "cannot read /nonexistent/prompt.txt"},
+      {{{"mode", "llm"}, {"prompt_file", CASEBUS_SOURCE_DIR "/agents/classifier/prompts/classify.v1.txt"}}, "settings.provider must be set"},
+      {{{"mode", "llm"}, {"prompt_file", CASEBUS_SOURCE_DIR "/agents/classifier/prompts/classify.v1.txt"}, {"provider", {{"provider", "openai"}}}},
+       "settings.provider: model must be set"},
+  };
+  for (const auto& row : rows) {
+    try {
+      read_model_settings(row.settings, ".");
+      ADD_FAILURE() << "accepted " << row.settings.dump();
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(row.message), std::string::npos) << e.what();
+    }
+  }
+  const auto ok = read_model_settings({{"mode", "cascade"},
+                                       {"prompt_file", "classify.v1.txt"},
+                                       {"provider", {{"provider", "openai"}, {"model", "llama-3-8b"}}}},
+                                      CASEBUS_SOURCE_DIR "/agents/classifier/prompts");
+  EXPECT_EQ(ok.prompt_version, "classify.v1.txt") << "relative to the config's directory";
+  EXPECT_NE(ok.prompt.find("Choose exactly one intent"), std::string::npos);
+  EXPECT_EQ(ok.provider.base_url, "http://127.0.0.1:8000");
 }
 
 }  // namespace
