@@ -350,3 +350,47 @@ TEST_F(ClassifierLlm, CascadeAsksTheModelOnlyWhenTheEmbeddedModelIsUnsure) {
 
 }  // namespace
 }  // namespace testsupport
+
+namespace testsupport {
+namespace {
+
+// The banking workflow end to end with the classifier on a language model: a good answer flows on
+// to resolution; answers refused twice send the case to a person.
+TEST(BankingWorkflowLlm, TheModelsAnswerFlowsOnAndARefusedOneEndsWithAPerson) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "card_dispute"}, {"confidence", 0.9}})}});
+  Stack s(shipped_broker_config());
+  s.start_broker();
+  s.start_banking_agents({"classifier"});
+  const nlohmann::json config{
+      {"settings",
+       {{"mode", "llm"},
+        {"prompt_file", source_path("agents/classifier/prompts/classify.v1.txt")},
+        {"provider", {{"provider", "anthropic"}, {"base_url", server.base_url()}, {"model", "fake-model"}, {"api_key_env", "CASEBUS_TEST_LLM_KEY"}}}}}};
+  const auto path = s.dir().write("classifier.json", config.dump());
+  s.start_agent("classifier-1", {"--config", path.string()}, Binaries::classifier(), {"CASEBUS_TEST_LLM_KEY=test-key-not-a-secret"});
+  ASSERT_TRUE(s.wait_workers("classifier", 1));
+  ASSERT_TRUE(s.wait_workers("escalation", 1));
+  const auto submit = [&](const std::string& message) {
+    const nlohmann::json env{{"v", 1}, {"type", "case"}, {"tenant", "acme"}, {"to", "banking"},
+                             {"payload", {{"kind", "support_message"}, {"channel", "web"}, {"customer_ref", "cust-7"}, {"message", message}}}};
+    const auto o = s.submit(env.dump(), 20s);
+    EXPECT_EQ(o.status, common::bus::Outcome::Status::kCompleted) << o.error.describe();
+    return o.status == common::bus::Outcome::Status::kCompleted ? nlohmann::json::parse(o.body) : nlohmann::json::object();
+  };
+  const auto resolved = submit("I was charged twice on my debit card yesterday.");
+  EXPECT_EQ(resolved.value("status", ""), "resolved") << resolved.dump();
+  EXPECT_EQ(resolved.value("intent", ""), "card_dispute");
+  EXPECT_EQ(resolved.at("context").at("classifier").at("model"), "llm:fake-model/classify.v1.txt");
+
+  server.script({{200, FakeLlmServer::anthropic_text("I cannot tell.")}});
+  const auto escalated = submit("Please check my account, something happened.");
+  EXPECT_EQ(escalated.value("status", ""), "escalated") << escalated.dump();
+  ASSERT_FALSE(escalated.at("violations").empty());
+  EXPECT_EQ(escalated.at("violations")[0].at("agent"), "classifier");
+  EXPECT_EQ(escalated.at("violations")[0].at("code"), "agent_failed");
+  EXPECT_TRUE(escalated.at("approved_actions").empty());
+}
+
+}  // namespace
+}  // namespace testsupport
