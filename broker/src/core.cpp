@@ -494,6 +494,27 @@ Core::Case* Core::release_task(Worker& w, std::string_view task_id, Outbox& out,
   return &cit->second;
 }
 
+// What an agent says its answer cost: model, calls, tokens, time. Recorded in the trail as checked
+// here (known keys, sane types), never trusted for anything else; a bad one is dropped and logged.
+std::string Core::model_call_of(std::string_view meta, const Case& c) const {
+  try {
+    const auto j = nlohmann::json::parse(meta);
+    cjson::StrictObject o(j, "meta");
+    nlohmann::json out = nlohmann::json::object();
+    if (const auto* v = o.find("model")) out["model"] = cjson::string_at(*v, "meta.model", 128);
+    for (const char* key : {"model_calls", "input_tokens", "output_tokens", "model_ms"}) {
+      if (const auto* v = o.find(key)) out[key] = static_cast<std::int64_t>(cjson::number_at(*v, std::string("meta.") + key, 0, 1e12));
+    }
+    o.done();
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (const cjson::FieldError& e) {
+    log_->warn("answer metadata dropped case_id={} agent={} field={}", c.id, c.to, e.field);
+  } catch (const nlohmann::json::exception&) {
+    log_->warn("answer metadata dropped case_id={} agent={} field=meta", c.id, c.to);
+  }
+  return {};
+}
+
 void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out) {
   // Validated before the slot is released (release_task dispatches waiting work).
   auto result = codec_.decode_result(m.result_json);
@@ -506,7 +527,8 @@ void Core::on_done(Worker& w, const bus::DoneMsg& m, const Now& now, Outbox& out
     return;
   }
   Hop h{c->hop, c->to, w.name, c->task_id, c->attempt, "done", ms_between(c->enqueued_at, c->dispatched_at),
-        ms_between(c->dispatched_at, now.mono), {}, {}, {}, {}};
+        ms_between(c->dispatched_at, now.mono), {}, {}, {}, {}, {}};
+  if (!m.meta_json.empty()) h.model_call_json = model_call_of(m.meta_json, *c);
   if (c->flow) {
     on_flow_result(*c, std::move(h), std::move(result->json), now, out);
     return;
@@ -732,6 +754,7 @@ void Core::append_trail(std::string& s, const std::vector<Hop>& trail) const {
     if (!h.summary.empty()) hop.string("summary", h.summary);
     if (!h.route.empty()) hop.string("route", h.route);
     if (!h.violations_json.empty()) hop.raw("violations", h.violations_json);
+    if (!h.model_call_json.empty()) hop.raw("model_call", h.model_call_json);
     hop.close();
   }
   s += ']';

@@ -121,6 +121,7 @@ class Core final {
     // Workflow cases: what the result said (no customer text), where the case went next, and the
     // policy's objections (a JSON array) when the result was refused.
     std::string summary, route, violations_json;
+    std::string model_call_json;  // what the answer cost (DONE_META), checked; empty when none
   };
   // The workflow part of a case: its parsed payload and what the policy has decided so far.
   struct Flow {
@@ -202,6 +203,7 @@ class Core final {
   std::string context_json(const Case& c) const;
   std::string case_result_json(const Case& c, const common::Error* error, const common::Now& now, bool full) const;
   void forget_kind_if_idle(const std::string& kind);
+  std::string model_call_of(std::string_view meta, const Case& c) const;
   // Durability.
   void mark(Case& c, std::uint8_t what);
   StoredCase stored_row(const Case& c, common::WallMs now, bool with_payload, bool with_record) const;

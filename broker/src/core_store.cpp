@@ -179,6 +179,7 @@ common::Result<Core::Case> Core::restore(const StoredCase& r, const Now& now) {
       if (auto e = h.find("summary"); e != h.end()) hop.summary = e->get<std::string>();
       if (auto e = h.find("route"); e != h.end()) hop.route = e->get<std::string>();
       if (auto e = h.find("violations"); e != h.end()) hop.violations_json = dump(*e);
+      if (auto e = h.find("model_call"); e != h.end()) hop.model_call_json = dump(*e);
       c.trail.push_back(std::move(hop));
     }
     if (auto fl = rec.find("flow"); fl != rec.end()) {

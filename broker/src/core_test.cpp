@@ -426,3 +426,27 @@ TEST(BrokerCore, ShutdownRefusesNewWorkAndFailsWhatIsLeft) {
 
 }  // namespace
 }  // namespace broker
+
+namespace broker {
+namespace {
+
+TEST(BrokerCore, WhatAnAnswerCostIsRecordedInTheTrailAndBadMetadataIsDropped) {
+  Harness h;
+  h.ready("a1", 2);
+  auto t = task_of(*find(h.submit("r1"), bus::Command::kTask).at(0));
+  auto out = h.agent("a1", bus::encode_done_meta(t.at("id").get<std::string>(), R"({"ok":true})",
+                                                 R"({"model":"fake-model","model_calls":2,"input_tokens":321,"output_tokens":45,"model_ms":812})"));
+  auto c = nlohmann::json::parse(find(out, bus::Command::kResult).at(0)->frames.at(3));
+  EXPECT_EQ(c.at("trail")[0].at("model_call"),
+            nlohmann::json::parse(R"({"model":"fake-model","model_calls":2,"input_tokens":321,"output_tokens":45,"model_ms":812})"));
+  for (const char* bad : {R"({"input_tokens":-1})", R"({"cost_usd":3})", "not json", R"({"model":7})"}) {
+    t = task_of(*find(h.submit("r2"), bus::Command::kTask).at(0));
+    out = h.agent("a1", bus::encode_done_meta(t.at("id").get<std::string>(), R"({"ok":true})", bad));
+    c = nlohmann::json::parse(find(out, bus::Command::kResult).at(0)->frames.at(3));
+    EXPECT_EQ(c.at("status"), "completed") << bad;
+    EXPECT_FALSE(c.at("trail")[0].contains("model_call")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace broker

@@ -288,7 +288,9 @@ TEST(Edge, BadInputGetsTheDocumentedAnswerAndTheEdgeKeepsServing) {
     ASSERT_EQ(r.status, row.status) << r.body;
     const auto err = json::parse(r.body).at("error");
     EXPECT_EQ(err.at("code"), row.code) << r.body;
-    if (row.field) EXPECT_EQ(err.at("field"), row.field) << r.body;
+    if (row.field) {
+      EXPECT_EQ(err.at("field"), row.field) << r.body;
+    }
     EXPECT_EQ(r.header("content-type"), "application/json");
   }
   // Replay: the same signed request twice.

@@ -305,6 +305,12 @@ TEST_F(ClassifierLlm, TheModelClassifiesAndSeesOnlyRedactedText) {
   EXPECT_EQ(c.at("result").at("intent"), "fraud");
   EXPECT_EQ(c.at("result").at("confidence"), 0.93);
   EXPECT_EQ(c.at("result").at("model"), "llm:fake-model/classify.v1.txt") << "the outcome says which model answered";
+  const auto& call = c.at("trail")[0].at("model_call");
+  EXPECT_EQ(call.at("model"), "fake-model");
+  EXPECT_EQ(call.at("model_calls"), 1);
+  EXPECT_EQ(call.at("input_tokens"), 100) << "usage per hop in the trail";
+  EXPECT_EQ(call.at("output_tokens"), 20);
+  EXPECT_GE(call.at("model_ms").get<int>(), 0);
   const auto seen = server_.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].body.find("4111"), std::string::npos) << "a card number reached the model: " << seen[0].body;

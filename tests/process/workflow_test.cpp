@@ -47,7 +47,9 @@ void expect_safe_reply(const json& final_case) {
   const auto problems = policy.reply_problems(reply, *payload);
   EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems.front()) << "\n" << reply;
   const auto& msg = final_case.at("payload").value("message", "");
-  if (msg.size() > 20) EXPECT_EQ(reply.find(msg), std::string::npos) << "the reply echoes the customer's message";
+  if (msg.size() > 20) {
+    EXPECT_EQ(reply.find(msg), std::string::npos) << "the reply echoes the customer's message";
+  }
 }
 
 struct Scenario {

@@ -84,6 +84,10 @@ struct Call {
   common::MonoTime deadline;
   std::string case_id, task_id;
   bool repaired = false;
+  // What the answer cost, over the repair request too (DONE_META).
+  int calls = 0;
+  common::MonoTime started;
+  std::int64_t input_tokens = 0, output_tokens = 0;
 };
 
 class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
@@ -116,6 +120,7 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
     const auto now = common::Now::current();
     const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
     call->deadline = now.mono + std::max(left, std::chrono::milliseconds(0));
+    call->started = now.mono;
     ask(call);
   }
 
@@ -127,6 +132,11 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
   }
 
   void answered(const std::shared_ptr<Call>& call, llm::CallResult<llm::Completion> r, const llm::CallStats& st) {
+    call->calls += st.attempts;
+    if (r) {
+      call->input_tokens += r->usage.input_tokens;
+      call->output_tokens += r->usage.output_tokens;
+    }
     if (!r) {
       const auto& e = r.error();
       log_->warn("model call failed case_id={} task_id={} agent=classifier attempts={} status={} err={}", call->case_id, call->task_id,
@@ -164,7 +174,13 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
     c.model = "llm:" + settings_.provider.model + "/" + settings_.prompt_version;
     log_->debug("model answered case_id={} task_id={} agent=classifier attempts={} ms={} input_tokens={} output_tokens={}",
                 call->case_id, call->task_id, st.attempts, st.latency.count(), r->usage.input_tokens, r->usage.output_tokens);
-    call->responder.done(to_json(c));
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(common::MonoClock::now() - call->started).count();
+    call->responder.done(to_json(c), json{{"model", settings_.provider.model},
+                                          {"model_calls", call->calls},
+                                          {"input_tokens", call->input_tokens},
+                                          {"output_tokens", call->output_tokens},
+                                          {"model_ms", ms}}
+                                         .dump());
   }
 
   std::shared_ptr<const Classifier> embedded_;

@@ -316,21 +316,27 @@ Responder::~Responder() {
   if (shared_) answer(false, "handler_dropped_task", "the handler dropped the task unanswered", true);
 }
 
-void Responder::done(std::string result_json) {
-  answer(true, std::move(result_json), {}, false);
+void Responder::done(std::string result_json, std::string meta_json) {
+  answer(true, std::move(result_json), {}, false, std::move(meta_json));
 }
 
 void Responder::fail(std::string code, std::string message, bool retryable) {
   answer(false, std::move(code), std::move(message), retryable);
 }
 
-void Responder::answer(bool ok, std::string a, std::string b, bool retryable) {
+void Responder::answer(bool ok, std::string a, std::string b, bool retryable, std::string meta) {
   if (!shared_) return;
   auto shared = std::move(shared_);
   shared_.reset();
   bus::Frames frames;
   try {
-    frames = ok ? bus::encode_done(task_id_, a) : bus::encode_fail(task_id_, a, b, retryable);
+    if (!ok) {
+      frames = bus::encode_fail(task_id_, a, b, retryable);
+    } else if (meta.empty()) {
+      frames = bus::encode_done(task_id_, a);
+    } else {
+      frames = bus::encode_done_meta(task_id_, a, meta);
+    }
   } catch (const std::exception& e) {
     frames = bus::encode_fail(task_id_, "agent_error", std::string("answer not encodable: ") + e.what(), false);
   }

@@ -71,6 +71,7 @@ std::string_view command_name(Command c) noexcept {
     case Command::kClientError: return "ERROR";
     case Command::kReady: return "READY";
     case Command::kDone: return "DONE";
+    case Command::kDoneMeta: return "DONE_META";
     case Command::kFail: return "FAIL";
     case Command::kHeartbeat: return "HEARTBEAT";
     case Command::kDrain: return "DRAIN";
@@ -175,7 +176,11 @@ Result<AgentMessage> decode_agent_message(FrameViews frames) {
     case Command::kDone:
       if (auto r = expect_frames(frames, 4, *cmd); !r) return r.error();
       if (auto r = check_task_id(frames[2]); !r) return r.error();
-      return AgentMessage{DoneMsg{frames[2], frames[3]}};
+      return AgentMessage{DoneMsg{frames[2], frames[3], {}}};
+    case Command::kDoneMeta:
+      if (auto r = expect_frames(frames, 5, *cmd); !r) return r.error();
+      if (auto r = check_task_id(frames[2]); !r) return r.error();
+      return AgentMessage{DoneMsg{frames[2], frames[3], frames[4]}};
     case Command::kFail: {
       if (auto r = expect_frames(frames, 4, *cmd); !r) return r.error();
       if (auto r = check_task_id(frames[2]); !r) return r.error();
@@ -314,6 +319,13 @@ Frames encode_done(std::string_view task_id, std::string_view result_json) {
   auto f = head(Command::kDone, 2);
   f.emplace_back(task_id);
   f.emplace_back(result_json);
+  return f;
+}
+Frames encode_done_meta(std::string_view task_id, std::string_view result_json, std::string_view meta_json) {
+  auto f = head(Command::kDoneMeta, 3);
+  f.emplace_back(task_id);
+  f.emplace_back(result_json);
+  f.emplace_back(meta_json);
   return f;
 }
 Frames encode_fail(std::string_view task_id, std::string_view code, std::string_view message, bool retryable) {

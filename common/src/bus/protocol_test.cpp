@@ -59,6 +59,18 @@ TEST(Protocol, AgentMessagesRoundTrip) {
     const auto v = views(frames);
     EXPECT_TRUE(decode_agent_message(v)) << frames[1];
   }
+  const auto dm = encode_done_meta("t.1.1", R"({"ok":true})", R"({"input_tokens":3})");
+  const auto dmv = views(dm);
+  auto d = decode_agent_message(dmv);
+  ASSERT_TRUE(d);
+  const auto& done = std::get<DoneMsg>(*d);
+  EXPECT_EQ(done.result_json, R"({"ok":true})");
+  EXPECT_EQ(done.meta_json, R"({"input_tokens":3})");
+  EXPECT_TRUE(std::get<DoneMsg>(*decode_agent_message(views(encode_done("t.1.1", "{}")))).meta_json.empty());
+  auto short_meta = dm;
+  short_meta.pop_back();
+  const auto sv = views(short_meta);
+  EXPECT_FALSE(decode_agent_message(sv)) << "DONE_META takes 5 frames";
 }
 
 TEST(Protocol, BrokerToAgentRoundTrip) {

@@ -58,15 +58,17 @@ class Responder final {
   Responder& operator=(const Responder&) = delete;
   ~Responder();
 
-  // result_json: a JSON object; it may name the next agent kind in "next".
-  void done(std::string result_json);
+  // result_json: a JSON object; it may name the next agent kind in "next". meta_json (optional):
+  // what the answer cost, recorded in the case's trail (DONE_META; docs/protocol.md), e.g.
+  // {"model":"claude-x","model_calls":1,"input_tokens":321,"output_tokens":45,"model_ms":812}.
+  void done(std::string result_json, std::string meta_json = {});
   void fail(std::string code, std::string message, bool retryable);
 
  private:
   friend class Runtime;
   struct Shared;
   Responder(std::shared_ptr<Shared> shared, std::string task_id);
-  void answer(bool ok, std::string a, std::string b, bool retryable);
+  void answer(bool ok, std::string a, std::string b, bool retryable, std::string meta = {});
   std::shared_ptr<Shared> shared_;
   std::string task_id_;
 };

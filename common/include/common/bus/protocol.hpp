@@ -36,6 +36,7 @@ enum class Command : std::uint8_t {
   kHeartbeat = 0x24,
   kDrain = 0x25,
   kDisconnect = 0x26,
+  kDoneMeta = 0x27,  // DONE plus what the answer cost (model calls, tokens, time): recorded in the trail
   // broker -> agent
   kWelcome = 0x30,
   kTask = 0x31,
@@ -93,6 +94,7 @@ struct ReadyMsg {
 };
 struct DoneMsg {
   std::string_view task_id, result_json;
+  std::string_view meta_json;  // DONE_META only: a JSON object (docs/protocol.md)
 };
 struct FailMsg {
   std::string_view task_id;
@@ -149,6 +151,7 @@ Frames encode_stats_reply(std::string_view corr, std::string_view stats_json);
 Frames encode_client_error(const Error& error);
 Frames encode_ready(const ReadyMsg& m);
 Frames encode_done(std::string_view task_id, std::string_view result_json);
+Frames encode_done_meta(std::string_view task_id, std::string_view result_json, std::string_view meta_json);
 Frames encode_fail(std::string_view task_id, std::string_view code, std::string_view message, bool retryable);
 Frames encode_heartbeat();
 Frames encode_drain();
