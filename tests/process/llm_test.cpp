@@ -400,3 +400,56 @@ TEST(BankingWorkflowLlm, TheModelsAnswerFlowsOnAndARefusedOneEndsWithAPerson) {
 
 }  // namespace
 }  // namespace testsupport
+
+namespace testsupport {
+namespace {
+
+// The banking workflow with the response drafter on a language model: a reply that breaks the
+// policy gets one repair request, then the hop fails into escalation; a reply within the rules is
+// sent, and says which model wrote it.
+TEST(BankingWorkflowLlm, TheDraftersModelReplyPassesTheSameChecksAsTheTemplates) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use({{"reply", "Good news: we will refund you today."}})},
+                 {200, FakeLlmServer::anthropic_tool_use({{"reply", "Your card 4111111111111111 is fine."}})}});
+  Stack s(shipped_broker_config());
+  s.start_broker();
+  s.start_banking_agents({"response_drafter"});
+  nlohmann::json config{{"settings",
+                         {{"templates_dir", source_path("deploy/templates/reply")},
+                          {"mode", "llm"},
+                          {"prompt_file", source_path("agents/response_drafter/prompts/reply.v1.txt")},
+                          {"provider", {{"provider", "anthropic"}, {"base_url", server.base_url()}, {"model", "fake-model"},
+                                        {"api_key_env", "CASEBUS_TEST_LLM_KEY"}}}}}};
+  const auto path = s.dir().write("drafter.json", config.dump());
+  s.start_agent("drafter-1", {"--config", path.string()}, Binaries::response_drafter(), {"CASEBUS_TEST_LLM_KEY=test-key-not-a-secret"});
+  ASSERT_TRUE(s.wait_workers("response_drafter", 1));
+  ASSERT_TRUE(s.wait_workers("escalation", 1));
+  const auto submit = [&]() {
+    const nlohmann::json env{{"v", 1}, {"type", "case"}, {"tenant", "acme"}, {"to", "banking"},
+                             {"payload", {{"kind", "support_message"}, {"channel", "web"}, {"customer_ref", "cust-8"},
+                                          {"message", "What is the balance of my checking account?"}}}};
+    const auto o = s.submit(env.dump(), 20s);
+    EXPECT_EQ(o.status, common::bus::Outcome::Status::kCompleted) << o.error.describe();
+    return o.status == common::bus::Outcome::Status::kCompleted ? nlohmann::json::parse(o.body) : nlohmann::json::object();
+  };
+  const auto refused = submit();
+  EXPECT_EQ(refused.value("status", ""), "escalated") << refused.dump();
+  ASSERT_EQ(server.request_count(), 2u) << "one repair request";
+  EXPECT_NE(server.requests()[1].body.find("Your previous reply was not acceptable"), std::string::npos);
+  ASSERT_FALSE(refused.at("violations").empty());
+  EXPECT_EQ(refused.at("violations")[0].at("agent"), "response_drafter");
+  const auto reply = refused.value("reply", nlohmann::json()).dump();
+  EXPECT_EQ(reply.find("refund you"), std::string::npos) << "the model's promise reached the customer";
+  EXPECT_EQ(reply.find("4111"), std::string::npos);
+
+  // A reply within the rules: the facts the drafter sent include the policy-safe reference reply.
+  const auto facts = nlohmann::json::parse(nlohmann::json::parse(server.requests()[0].body).at("messages")[0].at("content").get<std::string>());
+  server.script({{200, FakeLlmServer::anthropic_tool_use({{"reply", "Thanks for reaching out. " + facts.at("reference_reply").get<std::string>()}})}});
+  const auto sent = submit();
+  EXPECT_EQ(sent.value("status", ""), "resolved") << sent.dump();
+  EXPECT_EQ(sent.at("context").at("response_drafter").at("model"), "llm:fake-model/reply.v1.txt");
+  EXPECT_EQ(sent.at("reply").get<std::string>().rfind("Thanks for reaching out. ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace testsupport

@@ -1,4 +1,5 @@
 #include "agent.hpp"
+#include "model.hpp"
 #include "drafter.hpp"
 
 #include <gtest/gtest.h>
@@ -472,6 +473,32 @@ TEST(ReadInput, IntentFollowsTheKindWithoutAClassifier) {
   EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kLoanApplication), Intent::kLoanQuestion);
   EXPECT_EQ(common::cases::intent_of_kind(common::cases::Kind::kSupportMessage), Intent::kGeneralSupport);
   for (int i = 0; i < kIntentCount; ++i) EXPECT_EQ(common::cases::parse_intent(to_string(static_cast<Intent>(i))), static_cast<Intent>(i));
+}
+
+}  // namespace
+}  // namespace agents::response_drafter
+
+namespace agents::response_drafter {
+namespace {
+
+TEST(DrafterModel, TheAnswerIsAReplyAndNothingElseAndSettingsAreStrict) {
+  EXPECT_EQ(check_answer(nlohmann::json::parse(R"({"reply":"Hello."})")).value(), "Hello.");
+  EXPECT_EQ(check_answer(nlohmann::json::parse(R"({"reply":"Hello.","refund":true})")).error().field, "result");
+  EXPECT_EQ(check_answer(nlohmann::json::parse(R"({"text":"Hello."})")).error().field, "result");
+  EXPECT_EQ(check_answer(nlohmann::json::parse(R"({"reply":7})")).error().field, "result.reply");
+  EXPECT_EQ(read_model_settings(nlohmann::json{{"templates_dir", "x"}}, ".").mode, "embedded");
+  for (const auto& [settings, message] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {{{"mode", "chat"}}, "settings.mode must be"},
+           {{{"provider", {{"model", "m"}}}}, "apply to mode llm only"},
+           {{{"mode", "llm"}}, "settings.prompt_file must be set"},
+           {{{"mode", "llm"}, {"prompt_file", CASEBUS_SOURCE_DIR "/agents/response_drafter/prompts/reply.v1.txt"}}, "settings.provider must be set"}}) {
+    try {
+      read_model_settings(settings, ".");
+      ADD_FAILURE() << "accepted " << settings.dump();
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace
