@@ -46,7 +46,7 @@ TEST(Cli, BindFailureExitsNonZero) {
   Stack s;
   s.start_broker();
   Process second("broker2", Binaries::broker(),
-                 {"--client-endpoint", s.client_endpoint(), "--agent-endpoint", "tcp://127.0.0.1:*"}, s.dir());
+                 {"--client-endpoint", s.client_endpoint(), "--agent-endpoint", "tcp://127.0.0.1:*", "--storage", "memory"}, s.dir());
   EXPECT_EQ(second.wait_exit(10s), 1);
   EXPECT_NE(second.stderr_text().find("cannot bind client endpoint"), std::string::npos) << second.stderr_text();
 }
@@ -237,8 +237,12 @@ namespace {
 // broker logs agents' failure messages, which may quote payload: this test fails there.)
 TEST(Logs, JsonLinesAndNoPayloadAtInfo) {
   TempDir dir;
-  const auto config = dir.write("broker.json", R"({"client_endpoint":"tcp://127.0.0.1:*","agent_endpoint":"tcp://127.0.0.1:*",
-                                                   "heartbeat_interval_ms":100,"log":{"level":"info","format":"json"}})");
+  const auto config = dir.write("broker.json", nlohmann::json{{"client_endpoint", "tcp://127.0.0.1:*"},
+                                                               {"agent_endpoint", "tcp://127.0.0.1:*"},
+                                                               {"heartbeat_interval_ms", 100},
+                                                               {"storage", {{"state_dir", (dir.path() / "state").string()}}},
+                                                               {"log", {{"level", "info"}, {"format", "json"}}}}
+                                                    .dump());
   Process broker("broker", Binaries::broker(), {"--config", config.string()}, dir);
   const auto ready = broker.wait_ready();
   Process agent("echo", Binaries::echo(),

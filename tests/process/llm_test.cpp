@@ -326,7 +326,7 @@ TEST_F(ClassifierLlm, AnInvalidAnswerGetsOneRepairRequestThenTheHopFails) {
   EXPECT_EQ(c.value("status", ""), "failed") << c.dump();
   EXPECT_EQ(c.at("error").at("field"), "model_invalid_output");
   ASSERT_EQ(server_.request_count(), 2u) << "one repair request, no more";
-  EXPECT_NE(server_.requests()[1].body.find("Your previous answer was not valid (result.intent"), std::string::npos);
+  EXPECT_NE(server_.requests()[1].body.find("Your previous answer was not acceptable (result.intent"), std::string::npos);
 
   // Repaired on the second answer: accepted.
   server_.script({{200, FakeLlmServer::anthropic_text("The intent is probably fraud.")},
@@ -435,7 +435,7 @@ TEST(BankingWorkflowLlm, TheDraftersModelReplyPassesTheSameChecksAsTheTemplates)
   const auto refused = submit();
   EXPECT_EQ(refused.value("status", ""), "escalated") << refused.dump();
   ASSERT_EQ(server.request_count(), 2u) << "one repair request";
-  EXPECT_NE(server.requests()[1].body.find("Your previous reply was not acceptable"), std::string::npos);
+  EXPECT_NE(server.requests()[1].body.find("Your previous answer was not acceptable"), std::string::npos);
   ASSERT_FALSE(refused.at("violations").empty());
   EXPECT_EQ(refused.at("violations")[0].at("agent"), "response_drafter");
   const auto reply = refused.value("reply", nlohmann::json()).dump();

@@ -2,12 +2,11 @@
 
 #include "agent.hpp"
 
+#include "common/llm/checked.hpp"
 #include "common/redact/redact.hpp"
 #include "common/util/json.hpp"
 #include "common/util/log.hpp"
 
-#include <fstream>
-#include <sstream>
 
 namespace agents::classifier {
 
@@ -18,35 +17,18 @@ using common::make_error;
 
 ModelSettings read_model_settings(const json& j, const std::filesystem::path& config_dir) {
   ModelSettings s;
-  common::json::reject_unknown_keys(j, {"mode", "cascade_threshold", "prompt_file", "provider"});
-  common::json::get_optional(j, "mode", s.mode);
-  if (s.mode != "embedded" && s.mode != "llm" && s.mode != "cascade") {
-    throw std::invalid_argument("settings.mode must be \"embedded\", \"llm\" or \"cascade\"");
-  }
-  if (auto it = j.find("cascade_threshold"); it != j.end()) {
+  if (j.is_object()) common::json::reject_unknown_keys(j, {"mode", "cascade_threshold", "prompt_file", "provider"});
+  if (auto it = j.is_object() ? j.find("cascade_threshold") : j.end(); j.is_object() && it != j.end()) {
     if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > 1) {
       throw std::invalid_argument("settings.cascade_threshold must be a number between 0 and 1");
     }
     s.cascade_threshold = it->get<double>();
   }
-  if (s.mode == "embedded") return s;
-  std::string prompt_file;
-  common::json::get_optional(j, "prompt_file", prompt_file);
-  if (prompt_file.empty()) throw std::invalid_argument("settings.prompt_file must be set for mode " + s.mode);
-  std::filesystem::path path(prompt_file);
-  if (path.is_relative()) path = config_dir / path;
-  std::ifstream f(path);
-  if (!f) throw std::invalid_argument("settings.prompt_file: cannot read " + path.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  s.prompt = ss.str();
-  s.prompt_version = path.filename().string();
-  if (!j.contains("provider")) throw std::invalid_argument("settings.provider must be set for mode " + s.mode);
-  try {
-    j.at("provider").get_to(s.provider);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("settings.provider: ") + e.what());
-  }
+  auto m = llm::read_model_mode(j, config_dir, {"embedded", "llm", "cascade"});
+  s.mode = std::move(m.mode);
+  s.prompt = std::move(m.prompt);
+  s.prompt_version = std::move(m.prompt_version);
+  s.provider = std::move(m.provider);
   return s;
 }
 
@@ -77,19 +59,6 @@ common::Result<std::pair<common::cases::Intent, double>> check_answer(const json
 
 namespace {
 
-struct Call {
-  common::agent::Responder responder;
-  Classification embedded;
-  llm::CompletionRequest request;
-  common::MonoTime deadline;
-  std::string case_id, task_id;
-  bool repaired = false;
-  // What the answer cost, over the repair request too (DONE_META).
-  int calls = 0;
-  common::MonoTime started;
-  std::int64_t input_tokens = 0, output_tokens = 0;
-};
-
 class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
  public:
   ModelHandler(boost::asio::io_context& io, std::shared_ptr<const Classifier> embedded, ModelSettings s)
@@ -107,80 +76,52 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       responder.done(to_json(base));
       return;
     }
-    auto call = std::make_shared<Call>();
-    call->responder = std::move(responder);
-    call->embedded = std::move(base);
-    call->case_id = task.envelope.case_id;
-    call->task_id = task.envelope.id;
-    call->request.system = settings_.prompt;
+    llm::CompletionRequest request;
+    request.system = settings_.prompt;
     // Redacted again here: whatever reached this agent, a model only ever sees placeholders.
-    call->request.user = common::redact::redact_text(payload->message);
-    call->request.schema = answer_schema();
-    call->request.max_tokens = 256;
+    request.user = common::redact::redact_text(payload->message);
+    request.schema = answer_schema();
+    request.max_tokens = 256;
     const auto now = common::Now::current();
     const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
-    call->deadline = now.mono + std::max(left, std::chrono::milliseconds(0));
-    call->started = now.mono;
-    ask(call);
+    auto shared_responder = std::make_shared<common::agent::Responder>(std::move(responder));
+    const auto check = [](const llm::Completion& c) {
+      auto object = llm::answer_object(c);
+      if (!object) return object.error().field + ": " + object.error().message;
+      auto checked = check_answer(*object);
+      return checked ? std::string() : checked.error().field + ": " + checked.error().message;
+    };
+    llm::ask_checked(provider_, std::move(request), now.mono + std::max(left, std::chrono::milliseconds(0)), check,
+                     [self = shared_from_this(), base = std::move(base), shared_responder, case_id = task.envelope.case_id,
+                      task_id = task.envelope.id](llm::Checked r) mutable {
+                       self->answered(std::move(base), *shared_responder, r, case_id, task_id);
+                     });
   }
 
  private:
-  void ask(const std::shared_ptr<Call>& call) {
-    provider_.complete(call->request, call->deadline, [self = shared_from_this(), call](llm::CallResult<llm::Completion> r, const llm::CallStats& st) {
-      self->answered(call, std::move(r), st);
-    });
-  }
-
-  void answered(const std::shared_ptr<Call>& call, llm::CallResult<llm::Completion> r, const llm::CallStats& st) {
-    call->calls += st.attempts;
-    if (r) {
-      call->input_tokens += r->usage.input_tokens;
-      call->output_tokens += r->usage.output_tokens;
-    }
-    if (!r) {
-      const auto& e = r.error();
-      log_->warn("model call failed case_id={} task_id={} agent=classifier attempts={} status={} err={}", call->case_id, call->task_id,
-                 st.attempts, e.http_status, e.error.field);
+  void answered(Classification c, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id,
+                const std::string& task_id) {
+    if (r.unavailable) {
+      log_->warn("model call failed case_id={} task_id={} agent=classifier calls={} status={} err={}", case_id, task_id, r.calls,
+                 r.unavailable->http_status, r.unavailable->error.field);
       if (settings_.mode == "cascade") {
-        // The embedded answer stands (its low confidence sends the case to a person).
-        call->responder.done(to_json(call->embedded));
+        responder.done(to_json(c));  // the embedded answer stands (its low confidence sends the case to a person)
       } else {
-        call->responder.fail("model_unavailable", e.error.describe(), e.retryable);
+        responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
       }
       return;
     }
-    auto object = llm::answer_object(*r);
-    common::Result<std::pair<common::cases::Intent, double>> checked =
-        object ? check_answer(*object) : common::Result<std::pair<common::cases::Intent, double>>(object.error());
-    if (!checked) {
-      const std::string why = checked.error().field + ": " + checked.error().message;
-      if (!call->repaired) {
-        // One repair request, naming what was wrong; then the hop fails (into escalation).
-        call->repaired = true;
-        log_->info("model answer refused, asking once more case_id={} task_id={} agent=classifier err={}", call->case_id,
-                   call->task_id, checked.error().field);
-        call->request.user += "\n\nYour previous answer was not valid (" + why +
-                              "). Answer again with one JSON object that follows the schema, and nothing else.";
-        ask(call);
-        return;
-      }
-      call->responder.fail("model_invalid_output", "the language model's answer was refused twice: " + why, false);
+    if (!r.completion) {
+      responder.fail("model_invalid_output", "the language model's answer was refused twice: " + r.refused, false);
       return;
     }
-    Classification c = std::move(call->embedded);
+    const auto checked = check_answer(*llm::answer_object(*r.completion));
     if (c.intent != checked->first) c.payment_decision.reset();  // it was derived for another intent
     c.intent = checked->first;
     c.confidence = checked->second;
     c.model = "llm:" + settings_.provider.model + "/" + settings_.prompt_version;
-    log_->debug("model answered case_id={} task_id={} agent=classifier attempts={} ms={} input_tokens={} output_tokens={}",
-                call->case_id, call->task_id, st.attempts, st.latency.count(), r->usage.input_tokens, r->usage.output_tokens);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(common::MonoClock::now() - call->started).count();
-    call->responder.done(to_json(c), json{{"model", settings_.provider.model},
-                                          {"model_calls", call->calls},
-                                          {"input_tokens", call->input_tokens},
-                                          {"output_tokens", call->output_tokens},
-                                          {"model_ms", ms}}
-                                         .dump());
+    log_->debug("model answered case_id={} task_id={} agent=classifier calls={} ms={}", case_id, task_id, r.calls, r.ms.count());
+    responder.done(to_json(c), r.meta_json(settings_.provider.model));
   }
 
   std::shared_ptr<const Classifier> embedded_;

@@ -489,7 +489,7 @@ TEST(DrafterModel, TheAnswerIsAReplyAndNothingElseAndSettingsAreStrict) {
   EXPECT_EQ(read_model_settings(nlohmann::json{{"templates_dir", "x"}}, ".").mode, "embedded");
   for (const auto& [settings, message] : std::vector<std::pair<nlohmann::json, std::string>>{
            {{{"mode", "chat"}}, "settings.mode must be"},
-           {{{"provider", {{"model", "m"}}}}, "apply to mode llm only"},
+           {{{"provider", {{"model", "m"}}}}, "apply to a language-model mode only"},
            {{{"mode", "llm"}}, "settings.prompt_file must be set"},
            {{{"mode", "llm"}, {"prompt_file", CASEBUS_SOURCE_DIR "/agents/response_drafter/prompts/reply.v1.txt"}}, "settings.provider must be set"}}) {
     try {

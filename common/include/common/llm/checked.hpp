@@ -1,0 +1,46 @@
+#pragma once
+// What every agent with a language model does the same way: its model settings (mode,
+// prompt_file, provider), and one *checked* answer: ask, check the answer with the agent's own
+// rules, ask once more naming what was wrong, then give up. The agent decides what a refused or
+// unavailable answer means for its task. What the answer cost comes back for DONE_META.
+#include "common/llm/client.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace common::llm {
+
+struct ModelMode {
+  std::string mode;            // the first of the allowed modes unless set
+  std::string prompt;          // prompt_file's text (modes other than the first)
+  std::string prompt_version;  // prompt_file's name, e.g. "classify.v1.txt"
+  ProviderSettings provider;
+};
+
+// Reads settings.mode (one of `modes`; the first, "embedded", needs nothing else), and for the
+// other modes settings.prompt_file (relative to config_dir) and settings.provider. Other keys are
+// the caller's. Throws std::invalid_argument naming the key.
+ModelMode read_model_mode(const nlohmann::json& settings, const std::filesystem::path& config_dir,
+                          std::initializer_list<std::string_view> modes);
+
+struct Checked {
+  std::optional<Completion> completion;  // the accepted answer
+  std::optional<CallError> unavailable;  // the provider gave no answer (after its retries)
+  std::string refused;                   // why the last answer was refused (twice)
+  int calls = 0;                         // HTTP attempts, the repair request's included
+  Usage usage;                           // summed over the answers
+  std::chrono::milliseconds ms{0};
+  // {"model","model_calls","input_tokens","output_tokens","model_ms"} for DONE_META.
+  std::string meta_json(const std::string& model) const;
+};
+
+// check: "" when the answer is acceptable, else why not (one line, no customer text).
+using AnswerCheck = std::function<std::string(const Completion&)>;
+
+void ask_checked(Provider& provider, CompletionRequest request, MonoTime deadline, AnswerCheck check,
+                 std::function<void(Checked)> done);
+
+}  // namespace common::llm
