@@ -10,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace testsupport {
 namespace {
 
@@ -449,6 +451,47 @@ TEST(BankingWorkflowLlm, TheDraftersModelReplyPassesTheSameChecksAsTheTemplates)
   EXPECT_EQ(sent.value("status", ""), "resolved") << sent.dump();
   EXPECT_EQ(sent.at("context").at("response_drafter").at("model"), "llm:fake-model/reply.v1.txt");
   EXPECT_EQ(sent.at("reply").get<std::string>().rfind("Thanks for reaching out. ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace testsupport
+
+namespace testsupport {
+namespace {
+
+// The fraud reviewer with a language model: the rules decide the risk; the model's evidence
+// summary is added as a reason that cannot move it, and a summary holding a card number is refused.
+TEST(BankingWorkflowLlm, TheFraudReviewersModelWritesOnlyTheEvidenceSummary) {
+  FakeLlmServer server;
+  server.script({{200, FakeLlmServer::anthropic_tool_use({{"summary", "Card 4111 1111 1111 1111 was used online."}})},
+                 {200, FakeLlmServer::anthropic_tool_use({{"summary", "A large card-not-present purchase at a new merchant at night."}})}});
+  Stack s(shipped_broker_config());
+  s.start_broker();
+  s.start_banking_agents({"fraud_reviewer"});
+  auto settings = nlohmann::json::parse(std::ifstream(source_path("deploy/config/fraud-reviewer.json"))).value("settings", nlohmann::json::object());
+  settings["mode"] = "llm";
+  settings["prompt_file"] = source_path("agents/fraud_reviewer/prompts/evidence.v1.txt");
+  settings["provider"] = {{"provider", "anthropic"}, {"base_url", server.base_url()}, {"model", "fake-model"}, {"api_key_env", "CASEBUS_TEST_LLM_KEY"}};
+  const auto path = s.dir().write("fraud.json", nlohmann::json{{"settings", settings}}.dump());
+  s.start_agent("fraud-1", {"--config", path.string()}, Binaries::fraud_reviewer(), {"CASEBUS_TEST_LLM_KEY=test-key-not-a-secret"});
+  ASSERT_TRUE(s.wait_workers("fraud_reviewer", 1));
+  ASSERT_TRUE(s.wait_workers("escalation", 1));
+  std::ifstream f(source_path("examples/transaction-alert.json"));
+  auto env = nlohmann::json::parse(f);
+  env["tenant"] = "acme";
+  const auto o = s.submit(env.dump(), 20s);
+  ASSERT_EQ(o.status, common::bus::Outcome::Status::kCompleted) << o.error.describe();
+  const auto c = nlohmann::json::parse(o.body);
+  const auto& review = c.at("context").at("fraud_reviewer");
+  EXPECT_TRUE(review.at("model").get<std::string>().ends_with("+llm:fake-model/evidence.v1.txt")) << review.dump();
+  const auto& last = review.at("reasons").back();
+  EXPECT_EQ(last.at("rule"), "model_summary");
+  EXPECT_EQ(last.at("contribution"), 0);
+  EXPECT_EQ(last.at("detail"), "A large card-not-present purchase at a new merchant at night.");
+  ASSERT_EQ(server.request_count(), 2u);
+  EXPECT_NE(server.requests()[1].body.find("result.summary: holds a personal number"), std::string::npos);
+  EXPECT_EQ(c.dump().find("4111 1111"), std::string::npos) << "the refused summary reached the case";
+  EXPECT_EQ(c.at("trail")[0].at("model_call").at("model_calls"), 2);
 }
 
 }  // namespace

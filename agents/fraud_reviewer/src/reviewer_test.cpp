@@ -1,4 +1,5 @@
 #include "agent.hpp"
+#include "model.hpp"
 #include "reviewer.hpp"
 
 #include <gtest/gtest.h>
@@ -523,6 +524,24 @@ TEST(RuleReviewer, IsDeterministic) {
       EXPECT_EQ(to_json(a->review(p, ctx, t)), to_json(b->review(p, ctx, t))) << c.name;
     }
   }
+}
+
+}  // namespace
+}  // namespace agents::fraud_reviewer
+
+namespace agents::fraud_reviewer {
+namespace {
+
+TEST(ModelSummary, OnlyAShortSummaryWithoutPersonalNumbers) {
+  const auto problem = [](const char* text) { return summary_problem(nlohmann::json::parse(text)); };
+  EXPECT_EQ(problem(R"({"summary":"A large card-not-present purchase at a new merchant at night."})"), "");
+  EXPECT_NE(problem(R"({"summary":""})"), "");
+  EXPECT_NE(problem(R"({"summary":"Card 4111 1111 1111 1111 was used."})").find("personal number"), std::string::npos);
+  EXPECT_NE(problem(R"({"summary":"Write to jordan@example.com."})").find("personal number"), std::string::npos);
+  EXPECT_NE(problem(R"({"summary":"Order 12345678 shipped."})").find("6 or more digits"), std::string::npos);
+  EXPECT_NE(problem(R"({"summary":"ok","risk_level":"low"})").find("unknown field"), std::string::npos);
+  EXPECT_NE(problem(R"({"summary":7})"), "");
+  EXPECT_NE(summary_problem(nlohmann::json{{"summary", std::string(301, 'a')}}), "");
 }
 
 }  // namespace
