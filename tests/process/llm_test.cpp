@@ -496,3 +496,46 @@ TEST(BankingWorkflowLlm, TheFraudReviewersModelWritesOnlyTheEvidenceSummary) {
 
 }  // namespace
 }  // namespace testsupport
+
+namespace testsupport {
+namespace {
+
+// The escalation agent with a language model: for a loan application (seed 002) the model writes
+// the reviewer's summary of the pre-screen; everything else in the review stays the rules'.
+TEST(BankingWorkflowLlm, TheEscalationModelWritesTheLendingReviewSummary) {
+  FakeLlmServer server;
+  const std::string summary = "Loan application pre-screened: debt to income is above the limit, so an underwriter must decide.";
+  server.script({{200, FakeLlmServer::anthropic_tool_use({{"summary", "Applicant SSN 123-45-6789 looks fine."}})},
+                 {200, FakeLlmServer::anthropic_tool_use({{"summary", summary}})}});
+  Stack s(shipped_broker_config());
+  s.start_broker();
+  s.start_banking_agents({"escalation"});
+  auto settings = nlohmann::json::parse(std::ifstream(source_path("deploy/config/escalation.json"))).value("settings", nlohmann::json::object());
+  // The shipped config's relative paths are relative to deploy/config.
+  for (auto it = settings.begin(); it != settings.end(); ++it) {
+    if (it->is_string() && it.key().ends_with("_dir")) *it = source_path("deploy/config/" + it->get<std::string>());
+  }
+  settings["mode"] = "llm";
+  settings["prompt_file"] = source_path("agents/escalation/prompts/review.v1.txt");
+  settings["provider"] = {{"provider", "anthropic"}, {"base_url", server.base_url()}, {"model", "fake-model"}, {"api_key_env", "CASEBUS_TEST_LLM_KEY"}};
+  const auto path = s.dir().write("escalation.json", nlohmann::json{{"settings", settings}}.dump());
+  s.start_agent("escalation-1", {"--config", path.string()}, Binaries::escalation(), {"CASEBUS_TEST_LLM_KEY=test-key-not-a-secret"});
+  ASSERT_TRUE(s.wait_workers("escalation", 1));
+  std::ifstream f(source_path("examples/loan-application.json"));
+  auto env = nlohmann::json::parse(f);
+  env["tenant"] = "acme";
+  const auto o = s.submit(env.dump(), 20s);
+  ASSERT_EQ(o.status, common::bus::Outcome::Status::kCompleted) << o.error.describe();
+  const auto c = nlohmann::json::parse(o.body);
+  EXPECT_EQ(c.value("status", ""), "escalated") << c.dump();
+  EXPECT_EQ(c.at("review").at("summary"), summary);
+  EXPECT_TRUE(c.at("review").contains("underwriting")) << "the pre-screen stays the rules'";
+  EXPECT_TRUE(c.at("context").at("escalation").at("model").get<std::string>().ends_with("+llm:fake-model/review.v1.txt"));
+  ASSERT_EQ(server.request_count(), 2u);
+  EXPECT_NE(server.requests()[1].body.find("result.summary: holds a personal number"), std::string::npos);
+  EXPECT_EQ(c.dump().find("123-45-6789"), std::string::npos);
+  EXPECT_EQ(c.at("trail").back().at("model_call").at("model_calls"), 2);
+}
+
+}  // namespace
+}  // namespace testsupport

@@ -16,16 +16,7 @@ std::string summary_problem(const json& a) {
   }
   const auto s = a.find("summary");
   if (s == a.end() || !s->is_string()) return "result.summary: missing, or not a string";
-  const auto& text = s->get_ref<const std::string&>();
-  if (text.empty() || text.size() > 300) return "result.summary: must be 1 to 300 bytes";
-  if (common::redact::redact(text).total() > 0) return "result.summary: holds a personal number or address";
-  std::size_t run = 0;
-  for (unsigned char c : text) {
-    if (c < 0x20) return "result.summary: control character";
-    run = (c >= '0' && c <= '9') ? run + 1 : (c == ' ' || c == '-' ? run : 0);
-    if (run >= 6) return "result.summary: a run of 6 or more digits";
-  }
-  return {};
+  return llm::free_text_problem(s->get_ref<const std::string&>(), 300, "result.summary");
 }
 
 namespace {

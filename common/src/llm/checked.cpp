@@ -1,5 +1,6 @@
 #include "common/llm/checked.hpp"
 
+#include "common/redact/redact.hpp"
 #include "common/util/json.hpp"
 
 #include <fstream>
@@ -44,6 +45,19 @@ ModelMode read_model_mode(const json& settings, const std::filesystem::path& con
     throw std::invalid_argument(std::string("settings.provider: ") + e.what());
   }
   return m;
+}
+
+std::string free_text_problem(std::string_view text, std::size_t max_bytes, std::string_view field) {
+  const std::string f(field);
+  if (text.empty() || text.size() > max_bytes) return f + ": must be 1 to " + std::to_string(max_bytes) + " bytes";
+  if (common::redact::redact(text).total() > 0) return f + ": holds a personal number or address";
+  std::size_t run = 0;
+  for (unsigned char c : text) {
+    if (c < 0x20 && c != '\n') return f + ": control character";
+    run = (c >= '0' && c <= '9') ? run + 1 : (c == ' ' || c == '-' ? run : 0);
+    if (run >= 6) return f + ": a run of 6 or more digits";
+  }
+  return {};
 }
 
 std::string Checked::meta_json(const std::string& model) const {

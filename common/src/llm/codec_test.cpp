@@ -1,4 +1,5 @@
 #include "common/llm/anthropic.hpp"
+#include "common/llm/checked.hpp"
 #include "common/llm/openai.hpp"
 
 #include <gtest/gtest.h>
@@ -169,6 +170,18 @@ TEST(Retry, StatusesRetryAfterAndBackoff) {
   EXPECT_EQ(backoff(30, std::nullopt, 1.0), 8000ms) << "capped";
   EXPECT_EQ(backoff(2, std::nullopt, 0.0), 0ms) << "full jitter";
   EXPECT_EQ(backoff(2, 7000ms, 0.1), 7000ms) << "never sooner than the server asked";
+}
+
+TEST(FreeText, ASummaryForPeopleHoldsNoPersonalNumbers) {
+  EXPECT_EQ(free_text_problem("Debt to income 0.52 is above the 0.45 limit; $250,000 requested.", 1000, "s"), "");
+  EXPECT_EQ(free_text_problem("Two lines.\nSecond line.", 1000, "s"), "");
+  EXPECT_EQ(free_text_problem("", 1000, "s"), "s: must be 1 to 1000 bytes");
+  EXPECT_EQ(free_text_problem(std::string(1001, 'a'), 1000, "s"), "s: must be 1 to 1000 bytes");
+  EXPECT_EQ(free_text_problem("Card 4111 1111 1111 1111.", 1000, "s"), "s: holds a personal number or address");
+  EXPECT_EQ(free_text_problem("SSN 123-45-6789.", 1000, "s"), "s: holds a personal number or address");
+  EXPECT_EQ(free_text_problem("Mail jordan@example.com.", 1000, "s"), "s: holds a personal number or address");
+  EXPECT_EQ(free_text_problem("Order 123 456 78.", 1000, "s"), "s: a run of 6 or more digits");
+  EXPECT_EQ(free_text_problem("Bell\a.", 1000, "s"), "s: control character");
 }
 
 }  // namespace

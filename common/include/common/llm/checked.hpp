@@ -40,6 +40,11 @@ struct Checked {
 // check: "" when the answer is acceptable, else why not (one line, no customer text).
 using AnswerCheck = std::function<std::string(const Completion&)>;
 
+// For text a model writes for people (summaries): "" when it is 1..max_bytes with no personal
+// number in it (common/redact finds none), no run of 6 or more digits (spaces and dashes between
+// them ignored) and no control character but a newline; else why not, naming `field`.
+std::string free_text_problem(std::string_view text, std::size_t max_bytes, std::string_view field);
+
 void ask_checked(Provider& provider, CompletionRequest request, MonoTime deadline, AnswerCheck check,
                  std::function<void(Checked)> done);
 
