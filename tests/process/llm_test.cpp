@@ -338,6 +338,20 @@ TEST_F(ClassifierLlm, AnInvalidAnswerGetsOneRepairRequestThenTheHopFails) {
   EXPECT_EQ(ok.at("result").at("intent"), "card_dispute");
 }
 
+// Seed 003: the model proposes the structured payment decision; the broker's policy still decides.
+TEST_F(ClassifierLlm, TheModelProposesThePaymentDecisionOfSeed003) {
+  const nlohmann::json decision{{"action", "refund"}, {"reason", "duplicate_charge"}, {"amount_minor", 4250}, {"currency", "USD"}};
+  server_.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "fraud"}, {"confidence", 0.9}, {"payment_decision", decision}})},
+                  {200, FakeLlmServer::anthropic_tool_use({{"intent", "payments"}, {"confidence", 0.9}, {"payment_decision", decision}})}});
+  start("llm");
+  const auto c = classify("Refund $42.50 USD for invoice INV-1042, I was charged twice.");
+  ASSERT_EQ(c.value("status", ""), "completed") << c.dump();
+  EXPECT_EQ(c.at("result").at("intent"), "payments");
+  EXPECT_EQ(c.at("result").at("payment_decision"), decision);
+  ASSERT_EQ(server_.request_count(), 2u) << "a payment decision for another intent is refused once";
+  EXPECT_NE(server_.requests()[1].body.find("result.payment_decision: only with the payments intent"), std::string::npos);
+}
+
 TEST_F(ClassifierLlm, CascadeAsksTheModelOnlyWhenTheEmbeddedModelIsUnsure) {
   server_.script({{200, FakeLlmServer::anthropic_tool_use({{"intent", "account_access"}, {"confidence", 0.8}})}});
   start("cascade", 0.6);

@@ -220,6 +220,14 @@ TEST(ModelAnswer, OnlyAnIntentAndAConfidenceAreAccepted) {
       {R"({"intent":"fraud","confidence":"high"})", "result.confidence"},
       {R"({"intent":"fraud","confidence":0.9,"action":"refund"})", "result"},
       {R"(["fraud"])", "result"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"refund","reason":"duplicate_charge","amount_minor":4250,"currency":"USD"}})", nullptr},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"escalate","reason":"unclear"}})", nullptr},
+      {R"({"intent":"fraud","confidence":0.9,"payment_decision":{"action":"escalate","reason":"unclear"}})", "result.payment_decision"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"wire","reason":"x"}})", "result.payment_decision.action"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"refund","reason":"duplicate_charge"}})", "result.payment_decision.amount_minor"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"refund","reason":"Dup!","amount_minor":1,"currency":"USD"}})", "result.payment_decision.reason"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"refund","reason":"dup","amount_minor":1,"currency":"usd"}})", "result.payment_decision.currency"},
+      {R"({"intent":"payments","confidence":0.9,"payment_decision":{"action":"refund","reason":"dup","amount_minor":-5,"currency":"USD"}})", "result.payment_decision.amount_minor"},
   };
   for (const auto& row : rows) {
     const auto r = check_answer(nlohmann::json::parse(row.answer));

@@ -36,25 +36,87 @@ json answer_schema() {
   json intents = json::array();
   for (const auto name : common::cases::kIntentNames) intents.push_back(std::string(name));
   return json{{"type", "object"},
-              {"properties", {{"intent", {{"type", "string"}, {"enum", intents}}}, {"confidence", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}}}},
+              {"properties",
+               {{"intent", {{"type", "string"}, {"enum", intents}}},
+                {"confidence", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
+                {"payment_decision",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"action", {{"type", "string"}, {"enum", {"authorize", "refund", "retry", "escalate"}}}},
+                    {"reason", {{"type", "string"}, {"pattern", "^[a-z_]{1,64}$"}}},
+                    {"amount_minor", {{"type", "integer"}, {"minimum", 0}}},
+                    {"currency", {{"type", "string"}, {"pattern", "^[A-Z]{3}$"}}}}},
+                  {"required", {"action", "reason"}},
+                  {"additionalProperties", false}}}}},
               {"required", {"intent", "confidence"}},
               {"additionalProperties", false}};
 }
 
-common::Result<std::pair<common::cases::Intent, double>> check_answer(const json& a) {
+common::Result<ModelAnswer> check_answer(const json& a) {
   if (!a.is_object()) return make_error(Errc::kInvalidResult, "result", "must be a JSON object");
   for (auto it = a.begin(); it != a.end(); ++it) {
-    if (it.key() != "intent" && it.key() != "confidence") return make_error(Errc::kInvalidResult, "result", "unknown field");
+    if (it.key() != "intent" && it.key() != "confidence" && it.key() != "payment_decision") {
+      return make_error(Errc::kInvalidResult, "result", "unknown field");
+    }
   }
+  ModelAnswer m;
   const auto intent = a.find("intent");
   if (intent == a.end() || !intent->is_string()) return make_error(Errc::kInvalidResult, "result.intent", "missing, or not a string");
   const auto parsed = common::cases::parse_intent(intent->get_ref<const std::string&>());
   if (!parsed) return make_error(Errc::kInvalidResult, "result.intent", "not one of the intents");
+  m.intent = *parsed;
   const auto confidence = a.find("confidence");
   if (confidence == a.end() || !confidence->is_number()) return make_error(Errc::kInvalidResult, "result.confidence", "missing, or not a number");
-  const double c = confidence->get<double>();
-  if (!(c >= 0 && c <= 1)) return make_error(Errc::kInvalidResult, "result.confidence", "must be between 0 and 1");
-  return std::pair{*parsed, c};
+  m.confidence = confidence->get<double>();
+  if (!(m.confidence >= 0 && m.confidence <= 1)) return make_error(Errc::kInvalidResult, "result.confidence", "must be between 0 and 1");
+  const auto pd = a.find("payment_decision");
+  if (pd == a.end()) return m;
+  const std::string f = "result.payment_decision";
+  if (m.intent != common::cases::Intent::kPayments) return make_error(Errc::kInvalidResult, f, "only with the payments intent");
+  if (!pd->is_object()) return make_error(Errc::kInvalidResult, f, "must be an object");
+  for (auto it = pd->begin(); it != pd->end(); ++it) {
+    if (it.key() != "action" && it.key() != "reason" && it.key() != "amount_minor" && it.key() != "currency") {
+      return make_error(Errc::kInvalidResult, f, "unknown field");
+    }
+  }
+  PaymentDecision d;
+  const auto action = pd->find("action");
+  if (action == pd->end() || !action->is_string()) return make_error(Errc::kInvalidResult, f + ".action", "missing, or not a string");
+  const std::string act = action->get<std::string>();
+  if (act == "authorize") {
+    d.action = PaymentDecision::Action::kAuthorize;
+  } else if (act == "refund") {
+    d.action = PaymentDecision::Action::kRefund;
+  } else if (act == "retry") {
+    d.action = PaymentDecision::Action::kRetry;
+  } else if (act == "escalate") {
+    d.action = PaymentDecision::Action::kEscalate;
+  } else {
+    return make_error(Errc::kInvalidResult, f + ".action", "must be authorize, refund, retry or escalate");
+  }
+  const auto reason = pd->find("reason");
+  if (reason == pd->end() || !reason->is_string() || reason->get_ref<const std::string&>().empty() ||
+      reason->get_ref<const std::string&>().size() > 64 ||
+      reason->get_ref<const std::string&>().find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+    return make_error(Errc::kInvalidResult, f + ".reason", "must be a snake_case reason code");
+  }
+  d.reason = reason->get<std::string>();
+  const auto amount = pd->find("amount_minor");
+  const auto currency = pd->find("currency");
+  if (amount != pd->end() || currency != pd->end()) {
+    if (amount == pd->end() || !amount->is_number_integer() || amount->get<std::int64_t>() < 0 || amount->get<std::int64_t>() > 1'000'000'000'000'000LL) {
+      return make_error(Errc::kInvalidResult, f + ".amount_minor", "must be a non-negative integer");
+    }
+    if (currency == pd->end() || !currency->is_string() || currency->get_ref<const std::string&>().size() != 3 ||
+        currency->get_ref<const std::string&>().find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
+      return make_error(Errc::kInvalidResult, f + ".currency", "must be an ISO 4217 code");
+    }
+    d.amount = Amount{amount->get<std::int64_t>(), currency->get<std::string>()};
+  } else if (d.action != PaymentDecision::Action::kEscalate) {
+    return make_error(Errc::kInvalidResult, f + ".amount_minor", "required unless the action is escalate");
+  }
+  m.payment_decision = std::move(d);
+  return m;
 }
 
 namespace {
@@ -116,9 +178,10 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       return;
     }
     const auto checked = check_answer(*llm::answer_object(*r.completion));
-    if (c.intent != checked->first) c.payment_decision.reset();  // it was derived for another intent
-    c.intent = checked->first;
-    c.confidence = checked->second;
+    if (c.intent != checked->intent) c.payment_decision.reset();  // it was derived for another intent
+    c.intent = checked->intent;
+    c.confidence = checked->confidence;
+    if (checked->payment_decision) c.payment_decision = checked->payment_decision;  // a proposal: the policy decides
     c.model = "llm:" + settings_.provider.model + "/" + settings_.prompt_version;
     log_->debug("model answered case_id={} task_id={} agent=classifier calls={} ms={}", case_id, task_id, r.calls, r.ms.count());
     responder.done(to_json(c), r.meta_json(settings_.provider.model));

@@ -29,8 +29,17 @@ struct ModelSettings {
 // provider (docs/llm.md). Strict; throws std::invalid_argument naming the key.
 ModelSettings read_model_settings(const nlohmann::json& j, const std::filesystem::path& config_dir);
 
-// {"intent": one of the intents, "confidence": a number in [0, 1]}, nothing else.
-common::Result<std::pair<common::cases::Intent, double>> check_answer(const nlohmann::json& answer);
+struct ModelAnswer {
+  common::cases::Intent intent = common::cases::Intent::kGeneralSupport;
+  double confidence = 0;
+  std::optional<PaymentDecision> payment_decision;  // seed 003; only with the payments intent
+};
+
+// {"intent": one of the intents, "confidence": a number in [0, 1]} and, with the payments intent
+// only, "payment_decision": {"action": authorize|refund|retry|escalate, "reason": snake_case,
+// "amount_minor": integer >= 0, "currency": 3 capital letters} (no amount only with escalate).
+// Nothing else. The broker's policy still decides whether any money moves.
+common::Result<ModelAnswer> check_answer(const nlohmann::json& answer);
 
 // The JSON schema the model is asked to follow.
 nlohmann::json answer_schema();
