@@ -24,11 +24,7 @@ ModelSettings read_model_settings(const json& j, const std::filesystem::path& co
     }
     s.cascade_threshold = it->get<double>();
   }
-  auto m = llm::read_model_mode(j, config_dir, {"embedded", "llm", "cascade"});
-  s.mode = std::move(m.mode);
-  s.prompt = std::move(m.prompt);
-  s.prompt_version = std::move(m.prompt_version);
-  s.provider = std::move(m.provider);
+  static_cast<llm::ModelMode&>(s) = llm::read_model_mode(j, config_dir, {"embedded", "llm", "cascade"});
   return s;
 }
 
@@ -144,8 +140,6 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
     request.user = common::redact::redact_text(payload->message);
     request.schema = answer_schema();
     request.max_tokens = 256;
-    const auto now = common::Now::current();
-    const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
     auto shared_responder = std::make_shared<common::agent::Responder>(std::move(responder));
     const auto check = [](const llm::Completion& c) {
       auto object = llm::answer_object(c);
@@ -153,7 +147,7 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       auto checked = check_answer(*object);
       return checked ? std::string() : checked.error().field + ": " + checked.error().message;
     };
-    llm::ask_checked(provider_, std::move(request), now.mono + std::max(left, std::chrono::milliseconds(0)), check,
+    llm::ask_checked(provider_, std::move(request), llm::call_deadline(task.envelope.deadline), check,
                      [self = shared_from_this(), base = std::move(base), shared_responder, case_id = task.envelope.case_id,
                       task_id = task.envelope.id](llm::Checked r) mutable {
                        self->answered(std::move(base), *shared_responder, r, case_id, task_id);
@@ -163,20 +157,13 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
  private:
   void answered(Classification c, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id,
                 const std::string& task_id) {
-    if (r.unavailable) {
-      log_->warn("model call failed case_id={} task_id={} agent=classifier calls={} status={} err={}", case_id, task_id, r.calls,
-                 r.unavailable->http_status, r.unavailable->error.field);
-      if (settings_.mode == "cascade") {
-        responder.done(to_json(c));  // the embedded answer stands (its low confidence sends the case to a person)
-      } else {
-        responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
-      }
+    if (r.unavailable && settings_.mode == "cascade") {
+      log_->warn("model call failed, the embedded answer stands case_id={} agent=classifier calls={} err={}", case_id, r.calls,
+                 r.unavailable->error.field);
+      responder.done(to_json(c));  // its low confidence sends the case to a person
       return;
     }
-    if (!r.completion) {
-      responder.fail("model_invalid_output", "the language model's answer was refused twice: " + r.refused, false);
-      return;
-    }
+    if (llm::fail_without_answer(r, responder, *log_, "classifier", case_id)) return;
     const auto checked = check_answer(*llm::answer_object(*r.completion));
     if (c.intent != checked->intent) c.payment_decision.reset();  // it was derived for another intent
     c.intent = checked->intent;

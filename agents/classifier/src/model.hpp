@@ -11,18 +11,15 @@
 #include "classifier.hpp"
 
 #include "common/agent/app.hpp"
-#include "common/llm/client.hpp"
+#include "common/llm/checked.hpp"
 
 #include <filesystem>
 
 namespace agents::classifier {
 
-struct ModelSettings {
-  std::string mode = "embedded";
+// mode, prompt, prompt_version, provider (common/llm/checked.hpp), and the cascade's threshold.
+struct ModelSettings : common::llm::ModelMode {
   double cascade_threshold = 0.75;
-  std::string prompt;          // the system prompt (prompt_file's text)
-  std::string prompt_version;  // prompt_file's name, e.g. "classify.v1.txt"
-  common::llm::ProviderSettings provider;
 };
 
 // The classifier's "settings": mode, cascade_threshold, prompt_file (relative to config_dir),

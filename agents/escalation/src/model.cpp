@@ -45,10 +45,8 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       }
       return llm::free_text_problem(object->at("summary").get_ref<const std::string&>(), 1000, "result.summary");
     };
-    const auto now = common::Now::current();
-    const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
     auto shared_responder = std::make_shared<common::agent::Responder>(std::move(responder));
-    llm::ask_checked(provider_, std::move(request), now.mono + std::max(left, std::chrono::milliseconds(0)), check,
+    llm::ask_checked(provider_, std::move(request), llm::call_deadline(task.envelope.deadline), check,
                      [self = shared_from_this(), result, shared_responder, case_id = task.envelope.case_id](llm::Checked r) {
                        self->answered(*result, *shared_responder, r, case_id);
                      });
@@ -56,16 +54,7 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
 
  private:
   void answered(json result, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id) {
-    if (r.unavailable) {
-      log_->warn("model call failed case_id={} agent=escalation calls={} status={} err={}", case_id, r.calls, r.unavailable->http_status,
-                 r.unavailable->error.field);
-      responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
-      return;
-    }
-    if (!r.completion) {
-      responder.fail("model_invalid_output", "the language model's summary was refused twice: " + r.refused, false);
-      return;
-    }
+    if (llm::fail_without_answer(r, responder, *log_, "escalation", case_id)) return;
     result["review"]["summary"] = llm::answer_object(*r.completion)->at("summary");
     result["model"] = result.at("model").get<std::string>() + "+llm:" + mode_.provider.model + "/" + mode_.prompt_version;
     responder.done(result.dump(-1, ' ', false, json::error_handler_t::replace), r.meta_json(mode_.provider.model));

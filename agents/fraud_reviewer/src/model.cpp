@@ -61,10 +61,8 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       auto object = llm::answer_object(c);
       return object ? summary_problem(*object) : object.error().field + ": " + object.error().message;
     };
-    const auto now = common::Now::current();
-    const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
     auto shared_responder = std::make_shared<common::agent::Responder>(std::move(responder));
-    llm::ask_checked(provider_, std::move(request), now.mono + std::max(left, std::chrono::milliseconds(0)), check,
+    llm::ask_checked(provider_, std::move(request), llm::call_deadline(task.envelope.deadline), check,
                      [self = shared_from_this(), review, shared_responder, case_id = task.envelope.case_id](llm::Checked r) {
                        self->answered(*review, *shared_responder, r, case_id);
                      });
@@ -72,16 +70,7 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
 
  private:
   void answered(Review review, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id) {
-    if (r.unavailable) {
-      log_->warn("model call failed case_id={} agent=fraud_reviewer calls={} status={} err={}", case_id, r.calls, r.unavailable->http_status,
-                 r.unavailable->error.field);
-      responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
-      return;
-    }
-    if (!r.completion) {
-      responder.fail("model_invalid_output", "the language model's summary was refused twice: " + r.refused, false);
-      return;
-    }
+    if (llm::fail_without_answer(r, responder, *log_, "fraud_reviewer", case_id)) return;
     // Contribution 0: the summary explains, it never moves the risk.
     review.reasons.push_back({"model_summary", 0, llm::answer_object(*r.completion)->at("summary").get<std::string>()});
     review.model += "+llm:" + mode_.provider.model + "/" + mode_.prompt_version;

@@ -24,13 +24,7 @@ json without(const json& j, std::initializer_list<const char*> keys) {
 }  // namespace
 
 ModelSettings read_model_settings(const json& settings, const std::filesystem::path& config_dir) {
-  ModelSettings s;
-  auto m = llm::read_model_mode(settings, config_dir, {"embedded", "llm"});
-  s.mode = std::move(m.mode);
-  s.prompt = std::move(m.prompt);
-  s.prompt_version = std::move(m.prompt_version);
-  s.provider = std::move(m.provider);
-  return s;
+  return llm::read_model_mode(settings, config_dir, {"embedded", "llm"});
 }
 
 common::Result<std::string> check_answer(const json& a) {
@@ -97,27 +91,16 @@ class ModelHandler final : public std::enable_shared_from_this<ModelHandler> {
       for (const auto& v : draft_violations(d, *checked_input)) why += (why.empty() ? "" : "; ") + v;
       return why;
     };
-    const auto now = common::Now::current();
-    const auto left = std::chrono::milliseconds(task.envelope.deadline - now.wall) - std::chrono::milliseconds(100);
     auto shared_responder = std::make_shared<common::agent::Responder>(std::move(responder));
-    llm::ask_checked(provider_, std::move(request), now.mono + std::max(left, std::chrono::milliseconds(0)), check,
-                     [self = shared_from_this(), reference, shared_responder, case_id = task.envelope.case_id,
-                      task_id = task.envelope.id](llm::Checked r) { self->answered(*reference, *shared_responder, r, case_id, task_id); });
+    llm::ask_checked(provider_, std::move(request), llm::call_deadline(task.envelope.deadline), check,
+                     [self = shared_from_this(), reference, shared_responder, case_id = task.envelope.case_id](llm::Checked r) {
+                       self->answered(*reference, *shared_responder, r, case_id);
+                     });
   }
 
  private:
-  void answered(Draft d, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id,
-                const std::string& task_id) {
-    if (r.unavailable) {
-      log_->warn("model call failed case_id={} task_id={} agent=response_drafter calls={} status={} err={}", case_id, task_id, r.calls,
-                 r.unavailable->http_status, r.unavailable->error.field);
-      responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
-      return;
-    }
-    if (!r.completion) {
-      responder.fail("model_invalid_output", "the language model's reply was refused twice: " + r.refused, false);
-      return;
-    }
+  void answered(Draft d, common::agent::Responder& responder, const llm::Checked& r, const std::string& case_id) {
+    if (llm::fail_without_answer(r, responder, *log_, "response_drafter", case_id)) return;
     d.reply = *check_answer(*llm::answer_object(*r.completion));
     d.model = "llm:" + settings_.provider.model + "/" + settings_.prompt_version;
     responder.done(to_json(d), r.meta_json(settings_.provider.model));

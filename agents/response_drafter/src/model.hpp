@@ -10,16 +10,11 @@
 #include "agent.hpp"
 
 #include "common/agent/app.hpp"
-#include "common/llm/client.hpp"
+#include "common/llm/checked.hpp"
 
 namespace agents::response_drafter {
 
-struct ModelSettings {
-  std::string mode = "embedded";
-  std::string prompt;
-  std::string prompt_version;
-  common::llm::ProviderSettings provider;
-};
+using ModelSettings = common::llm::ModelMode;
 
 // The drafter's settings: templates_dir (read_settings) plus mode, prompt_file, provider.
 ModelSettings read_model_settings(const nlohmann::json& settings, const std::filesystem::path& config_dir);

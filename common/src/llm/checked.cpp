@@ -115,6 +115,27 @@ void ask(const std::shared_ptr<State>& s) {
 
 }  // namespace
 
+MonoTime call_deadline(WallMs task_deadline) {
+  const auto now = Now::current();
+  const auto left = std::chrono::milliseconds(task_deadline - now.wall) - std::chrono::milliseconds(100);
+  return now.mono + std::max(left, std::chrono::milliseconds(0));
+}
+
+bool fail_without_answer(const Checked& r, agent::Responder& responder, spdlog::logger& log, std::string_view agent,
+                         std::string_view case_id) {
+  if (r.unavailable) {
+    log.warn("model call failed case_id={} agent={} calls={} status={} err={}", case_id, agent, r.calls, r.unavailable->http_status,
+             r.unavailable->error.field);
+    responder.fail("model_unavailable", r.unavailable->error.describe(), r.unavailable->retryable);
+    return true;
+  }
+  if (!r.completion) {
+    responder.fail("model_invalid_output", "the language model's answer was refused twice: " + r.refused, false);
+    return true;
+  }
+  return false;
+}
+
 void ask_checked(Provider& provider, CompletionRequest request, MonoTime deadline, AnswerCheck check, std::function<void(Checked)> done) {
   auto s = std::make_shared<State>();
   s->provider = &provider;

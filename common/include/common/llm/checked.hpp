@@ -3,7 +3,10 @@
 // prompt_file, provider), and one *checked* answer: ask, check the answer with the agent's own
 // rules, ask once more naming what was wrong, then give up. The agent decides what a refused or
 // unavailable answer means for its task. What the answer cost comes back for DONE_META.
+#include "common/agent/runtime.hpp"
 #include "common/llm/client.hpp"
+
+#include <spdlog/logger.h>
 
 #include <filesystem>
 #include <functional>
@@ -47,5 +50,15 @@ std::string free_text_problem(std::string_view text, std::size_t max_bytes, std:
 
 void ask_checked(Provider& provider, CompletionRequest request, MonoTime deadline, AnswerCheck check,
                  std::function<void(Checked)> done);
+
+// When a model call for a task must end: the task's deadline (wall ms) less 100 ms to answer it.
+MonoTime call_deadline(WallMs task_deadline);
+
+// Every agent ends a checked answer that did not come the same way: the provider failed (logged at
+// warn; "model_unavailable", retryable when the provider's error was) or the answer was refused
+// twice ("model_invalid_output", not retryable: the workflow sends the case to escalation).
+// Returns true when it failed the task; false, answering nothing, when there is an accepted answer.
+bool fail_without_answer(const Checked& r, agent::Responder& responder, spdlog::logger& log, std::string_view agent,
+                         std::string_view case_id);
 
 }  // namespace common::llm
