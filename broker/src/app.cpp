@@ -47,6 +47,11 @@ class SignalFd final {
   int fd_ = -1;
 };
 
+bool is_loopback(const std::string& endpoint) {
+  return endpoint.starts_with("tcp://127.") || endpoint.starts_with("tcp://[::1]") || endpoint.starts_with("ipc://") ||
+         endpoint.starts_with("inproc://");
+}
+
 }  // namespace
 
 struct App::Impl {
@@ -59,6 +64,8 @@ struct App::Impl {
   std::shared_ptr<spdlog::logger> log;
   SignalFd signals;    // before the context: see SignalFd
   zmq::context_t ctx;  // before the sockets: destroyed last
+  // The ZAP handler: created before the sockets bind, destroyed after they close.
+  std::unique_ptr<bus::Authenticator> authenticator;
   zmq::socket_t clients;
   zmq::socket_t agents;
   std::unique_ptr<Store> store;  // before the core, which holds a pointer to it
@@ -85,6 +92,22 @@ struct App::Impl {
     o.max_message_bytes = settings.max_message_bytes;
     o.router_mandatory = true;
     o.linger = 1000ms;
+    if (settings.curve.enabled()) {
+      const auto keys = bus::read_key_file(settings.curve.key_file);
+      authenticator = std::make_unique<bus::Authenticator>(ctx, settings.curve.authorized_keys, log);
+      o.curve.server = true;
+      o.curve.public_key = keys.public_key;
+      o.curve.secret_key = keys.secret_key;
+      o.curve.zap_domain = "agent";
+      core.set_stats_extension([this](nlohmann::json& j) {
+        j["curve"] = {{"enabled", true},
+                      {"keys", authenticator->keys()},
+                      {"allowed", authenticator->allowed()},
+                      {"denied", authenticator->denied()}};
+      });
+    } else {
+      core.set_stats_extension([](nlohmann::json& j) { j["curve"] = {{"enabled", false}}; });
+    }
     agents = bus::make_socket(ctx, zmq::socket_type::router, o);
     // A client that stops reading must not make the broker hold its results without bound: past
     // this many queued answers they count as undeliverable.
@@ -92,6 +115,7 @@ struct App::Impl {
     // Clients keep their routing id across reconnects (BusClient), so that final cases of cases
     // recovered after a restart reach them; a reconnecting client takes its old id over.
     o.router_handover = true;
+    o.curve.zap_domain = "client";
     clients = bus::make_socket(ctx, zmq::socket_type::router, o);
     try {
       clients.bind(settings.client_endpoint);
@@ -216,6 +240,14 @@ struct App::Impl {
     return true;
   }
 
+  std::string status_line() const {
+    std::string s = shutting_down ? "stopping: " : "serving: ";
+    s += std::to_string(core.active_cases()) + " cases active, " + std::to_string(core.tasks_in_flight()) +
+         " tasks out, " + std::to_string(core.worker_count()) + " workers";
+    if (!store->healthy()) s += ", STORAGE FAILING: " + store->last_error();
+    return s;
+  }
+
   int run() {
     {
       const auto start = common::MonoClock::now();
@@ -227,9 +259,13 @@ struct App::Impl {
     }
     const auto client_ep = clients.get(zmq::sockopt::last_endpoint);
     const auto agent_ep = agents.get(zmq::sockopt::last_endpoint);
-    log->info("ready client_endpoint={} agent_endpoint={} heartbeat_ms={} queue_limit={} max_attempts={} version={}",
-              client_ep, agent_ep, settings.core.heartbeat_interval.count(), settings.core.queue_limit,
-              settings.core.max_attempts, CASEBUS_VERSION);
+    log->info("ready client_endpoint={} agent_endpoint={} curve={} heartbeat_ms={} queue_limit={} max_attempts={} version={}",
+              client_ep, agent_ep, authenticator ? "on" : "off", settings.core.heartbeat_interval.count(),
+              settings.core.queue_limit, settings.core.max_attempts, CASEBUS_VERSION);
+    if (!authenticator && (!is_loopback(client_ep) || !is_loopback(agent_ep))) {
+      log->warn("endpoints reachable from other hosts without CURVE: traffic is plaintext and unauthenticated; "
+                "configure curve (docs/security.md#curve)");
+    }
     common::daemon::notify_ready("serving clients on " + client_ep + ", agents on " + agent_ep,
                                  {{"CASEBUS_CLIENT_ENDPOINT", client_ep}, {"CASEBUS_AGENT_ENDPOINT", agent_ep}});
     // Adaptive busy polling: spin only while this loop has spare CPU (it spent under a quarter
@@ -239,8 +275,25 @@ struct App::Impl {
     common::MonoTime last_activity{}, window_start = common::MonoClock::now();
     std::chrono::nanoseconds work{0};
     bool spin_allowed = true;
+    // sd_notify from this loop: WATCHDOG=1 at half of WatchdogSec (a stuck loop stops the pings and
+    // systemd restarts the broker), and STATUS= every 10 s when it changed.
+    const auto watchdog = std::chrono::duration_cast<std::chrono::milliseconds>(common::daemon::watchdog_interval());
+    common::MonoTime next_watchdog{}, next_status{};
+    std::string last_status;
     while (true) {
       auto now = common::Now::current();
+      if (watchdog.count() > 0 && now.mono >= next_watchdog) {
+        common::daemon::notify_watchdog();
+        next_watchdog = now.mono + watchdog;
+      }
+      if (now.mono >= next_status) {
+        next_status = now.mono + 10s;
+        auto status = status_line();
+        if (status != last_status) {
+          common::daemon::notify_status(status);
+          last_status = std::move(status);
+        }
+      }
       if (now.mono - window_start >= 100ms) {
         spin_allowed = work * 4 < now.mono - window_start;
         work = {};
@@ -248,6 +301,9 @@ struct App::Impl {
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(core.next_wakeup() - now.mono);
       wait = std::clamp(wait, 0ms, store->healthy() ? 1000ms : 100ms);
+      if (watchdog.count() > 0) {
+        wait = std::min(wait, std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(next_watchdog - now.mono)));
+      }
       // And only while few cases are in flight: spinning buys latency at low load, and at high
       // load the CPU is worth more to the agents than to this loop's wake-ups.
       if (spin_allowed && core.active_cases() <= kSpinMaxCases && now.mono - last_activity < settings.busy_poll) wait = 0ms;

@@ -970,7 +970,7 @@ std::string Core::stats_json() const {
     dead_letters = static_cast<std::int64_t>(store_->dead_letter_count());
   } catch (const std::exception&) {
   }
-  return nlohmann::json{{"kinds", kinds},
+  auto j = nlohmann::json{{"kinds", kinds},
                         {"workers", workers},
                         {"cases_active", cases_.size()},
                         {"in_flight", tasks_.size()},
@@ -1001,8 +1001,9 @@ std::string Core::stats_json() const {
                           {"policy_violations", c.policy_violations},
                           {"recovered", c.recovered},
                           {"duplicates", c.duplicates},
-                          {"storage_refused", c.storage_refused}}}}
-      .dump();
+                          {"storage_refused", c.storage_refused}}}};
+  if (stats_extension_) stats_extension_(j);
+  return j.dump();
 }
 
 }  // namespace broker

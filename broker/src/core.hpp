@@ -17,6 +17,7 @@
 #include <spdlog/logger.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <queue>
@@ -109,6 +110,8 @@ class Core final {
   const Counters& counters() const { return counters_; }
   Store& store() { return *store_; }
   std::string stats_json() const;
+  // Adds the app's own sections (the CURVE authenticator's counters) to every stats reply.
+  void set_stats_extension(std::function<void(nlohmann::json&)> f) { stats_extension_ = std::move(f); }
 
  private:
   struct Hop {
@@ -231,6 +234,7 @@ class Core final {
   // Cases by deadline; an entry leaves when its case ends, so the set is bounded by active cases.
   std::set<std::pair<common::MonoTime, std::string>> deadlines_;
   Counters counters_;
+  std::function<void(nlohmann::json&)> stats_extension_;
   std::unique_ptr<Store> own_store_;
   Store* store_ = nullptr;
   bool holding_ = false;  // shutting down with a durable store: dispatch nothing new

@@ -37,7 +37,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::reject_unknown_keys(
       j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
           "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
-          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "busy_poll_us", "storage", "log", "workflows", "policy"});
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "busy_poll_us", "storage", "curve", "log", "workflows", "policy"});
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
@@ -78,6 +78,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
     bounded(st, "max_ended_cases", g.max_ended_cases, 0, 1'000'000'000);
   }
   if (s.storage.mode == "memory" && s.storage.max_ended_cases == 0) s.storage.max_ended_cases = 10000;
+  if (auto it = j.find("curve"); it != j.end()) from_json(*it, s.curve);
   common::json::get_optional(j, "log", s.log);
   if (s.client_endpoint.empty() || s.agent_endpoint.empty()) throw std::invalid_argument("endpoints must not be empty");
   const bool wildcard = s.client_endpoint.ends_with(":*") || s.client_endpoint.ends_with(":0");
@@ -115,6 +116,7 @@ nlohmann::json to_json(const Settings& s) {
                           {"retention_s", s.storage.retention.count()},
                           {"dead_letter_retention_s", s.storage.dead_letter_retention.count()},
                           {"max_ended_cases", s.storage.max_ended_cases}}},
+                        {"curve", s.curve},
                         {"log", s.log},
                         {"workflows", s.workflows_json},
                         {"policy", s.policy_json}};

@@ -99,7 +99,7 @@ std::string Stack::all_stderr() const {
 }
 
 nlohmann::json Stack::stats() {
-  common::bus::SyncBusClient client(client_endpoint_);
+  common::bus::SyncBusClient client(client_endpoint_, client_options_);
   const auto r = client.stats(5s);
   if (r.status != common::bus::Outcome::Status::kReply) throw std::runtime_error("no stats from the broker");
   return nlohmann::json::parse(r.body);
@@ -118,7 +118,7 @@ bool Stack::wait_workers(const std::string& kind, std::size_t n, std::chrono::mi
 }
 
 common::bus::Outcome Stack::submit(const std::string& envelope, std::chrono::milliseconds timeout) {
-  common::bus::SyncBusClient client(client_endpoint_);
+  common::bus::SyncBusClient client(client_endpoint_, client_options_);
   return client.submit(envelope, timeout);
 }
 
@@ -129,7 +129,7 @@ std::vector<common::bus::Outcome> Stack::submit_all(const std::vector<std::strin
   std::vector<common::bus::Outcome> outcomes(envelopes.size());
   std::size_t done = 0;
   {
-    common::bus::BusClient client(io, ctx, client_endpoint_);
+    common::bus::BusClient client(io, ctx, client_endpoint_, client_options_);
     for (std::size_t i = 0; i < envelopes.size(); ++i) {
       client.submit(envelopes[i], timeout, [&, i](common::bus::Outcome o) {
         outcomes[i] = std::move(o);

@@ -48,6 +48,8 @@ class Stack final {
   // kinds listed in skip.
   void start_banking_agents(const std::vector<std::string>& skip = {});
   const std::string& client_endpoint() const { return client_endpoint_; }
+  // Socket options of the stack's own bus clients (stats, submit): CURVE keys for a keyed broker.
+  void set_client_options(const common::bus::SocketOptions& o) { client_options_ = o; }
   const std::string& agent_endpoint() const { return agent_endpoint_; }
   TempDir& dir() { return dir_; }
 
@@ -65,6 +67,7 @@ class Stack final {
   TempDir dir_;
   nlohmann::json config_;
   std::string client_endpoint_, agent_endpoint_;
+  common::bus::SocketOptions client_options_;
   std::unique_ptr<Process> broker_;
   std::vector<std::unique_ptr<Process>> old_brokers_;
   std::vector<std::unique_ptr<Process>> agents_;

@@ -1,6 +1,7 @@
 #pragma once
 // The broker's configuration (docs/configuration.md): one typed struct, read strictly from the
 // merged config document (file, environment, flags) and validated before any socket opens.
+#include "common/bus/curve.hpp"
 #include "common/util/json.hpp"
 #include "common/util/log.hpp"
 
@@ -61,6 +62,8 @@ struct Settings {
   std::chrono::microseconds busy_poll{0};
   CoreSettings core;
   StorageSettings storage;
+  // CURVE on both endpoints (docs/security.md#curve); empty: plaintext.
+  common::bus::CurveServerSettings curve;
   common::log::Settings log;
   nlohmann::json workflows_json;  // as configured, for --check-config
   nlohmann::json policy_json;

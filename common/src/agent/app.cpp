@@ -3,6 +3,7 @@
 #include "common/util/cli.hpp"
 #include "common/util/daemon.hpp"
 #include "common/util/log.hpp"
+#include "common/util/service_notifier.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -34,7 +35,7 @@ int run_agent(int argc, char** argv, const std::string& kind, const std::string&
     try {
       const auto& j = parsed.config;
       json::reject_unknown_keys(j, {"broker_endpoint", "worker", "capacity", "reconnect_initial_ms", "reconnect_max_ms",
-                                    "drain_grace_ms", "max_message_bytes", "log", "settings"});
+                                    "drain_grace_ms", "max_message_bytes", "curve", "log", "settings"});
       read_settings(j, settings);
       json::get_optional(j, "log", log_settings);
       json::get_optional(j, "settings", agent_settings);
@@ -67,6 +68,11 @@ int run_agent(int argc, char** argv, const std::string& kind, const std::string&
     log->info("starting agent={} worker={} capacity={} endpoint={} version={}", kind, settings.worker,
               settings.capacity, settings.broker_endpoint, CASEBUS_VERSION);
     runtime.start();
+    daemon::ServiceNotifier notifier(io, [&] {
+      return (runtime.registered() ? "registered with " : "connecting to ") + settings.broker_endpoint + ": " +
+             std::to_string(runtime.in_flight()) + " tasks in flight";
+    });
+    notifier.start();
     io.run();
     return 0;
   });

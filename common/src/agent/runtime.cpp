@@ -30,6 +30,7 @@ void read_settings(const nlohmann::json& j, Settings& s) {
   ms("reconnect_initial_ms", s.reconnect_initial);
   ms("reconnect_max_ms", s.reconnect_max);
   ms("drain_grace_ms", s.drain_grace);
+  if (auto it = j.find("curve"); it != j.end()) from_json(*it, s.curve);
   if (s.capacity < 1 || s.capacity > bus::kMaxCapacity) throw std::invalid_argument("capacity must be between 1 and 100000");
   if (s.reconnect_initial.count() < 1 || s.reconnect_max < s.reconnect_initial) {
     throw std::invalid_argument("reconnect_initial_ms must be >= 1 and <= reconnect_max_ms");
@@ -63,6 +64,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<Responder::Shared> shared;
   bus::EnvelopeCodec codec;
+  bus::CurveOptions curve;  // read once: a bad key file stops the start
 
   std::unique_ptr<bus::AsioZmqSocket> socket;
   asio::steady_timer tick_timer;
@@ -85,12 +87,14 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
 
   Impl(asio::io_context& io_, zmq::context_t& ctx_, Settings s, Handler h)
       : io(io_), ctx(ctx_), settings(std::move(s)), handler(std::move(h)),
-        log(log::get("agent." + settings.kind)), tick_timer(io_), reconnect_timer(io_), drain_timer(io_) {}
+        log(log::get("agent." + settings.kind)), curve(bus::client_curve_options(settings.curve)), tick_timer(io_),
+        reconnect_timer(io_), drain_timer(io_) {}
 
   void connect() {
     if (stopped) return;
     bus::SocketOptions o;
     o.max_message_bytes = settings.max_message_bytes;
+    o.curve = curve;
     auto sock = bus::make_socket(ctx, zmq::socket_type::dealer, o);
     sock.connect(settings.broker_endpoint);
     std::weak_ptr<Impl> weak = shared_from_this();
@@ -368,6 +372,10 @@ void Runtime::drain(std::function<void()> on_drained) {
 
 std::size_t Runtime::in_flight() const {
   return impl_->in_flight.size();
+}
+
+bool Runtime::registered() const {
+  return impl_->registered;
 }
 
 const Settings& Runtime::settings() const {

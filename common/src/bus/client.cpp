@@ -174,8 +174,8 @@ void BusClient::on_timer() {
   if (*alive) arm_timer();
 }
 
-SyncBusClient::SyncBusClient(const std::string& endpoint)
-    : ctx_(1), client_(std::make_unique<BusClient>(io_, ctx_, endpoint)) {}
+SyncBusClient::SyncBusClient(const std::string& endpoint, const SocketOptions& options)
+    : ctx_(1), client_(std::make_unique<BusClient>(io_, ctx_, endpoint, options)) {}
 
 SyncBusClient::~SyncBusClient() {
   client_.reset();

@@ -11,6 +11,17 @@ zmq::socket_t make_socket(zmq::context_t& ctx, zmq::socket_type type, const Sock
   if (o.router_mandatory && type == zmq::socket_type::router) s.set(zmq::sockopt::router_mandatory, 1);
   if (o.router_handover && type == zmq::socket_type::router) s.set(zmq::sockopt::router_handover, 1);
   if (!o.routing_id.empty()) s.set(zmq::sockopt::routing_id, zmq::buffer(o.routing_id));
+  if (o.curve.enabled()) {
+    // Keys as Z85 text: libzmq reads a 40-byte value as Z85 (and a 32-byte one as binary).
+    if (o.curve.server) {
+      s.set(zmq::sockopt::curve_server, 1);
+      s.set(zmq::sockopt::zap_domain, o.curve.zap_domain);
+    } else {
+      s.set(zmq::sockopt::curve_serverkey, o.curve.server_key);
+      s.set(zmq::sockopt::curve_publickey, o.curve.public_key);
+    }
+    s.set(zmq::sockopt::curve_secretkey, o.curve.secret_key);
+  }
   return s;
 }
 

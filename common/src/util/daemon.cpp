@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 
@@ -27,6 +28,17 @@ void notify_status(std::string_view status) {
 
 void notify_stopping() {
   sd_notify(0, "STOPPING=1");
+}
+
+std::chrono::microseconds watchdog_interval() {
+  std::uint64_t usec = 0;
+  // 0 (unset) or a negative errno (malformed $WATCHDOG_USEC, another process's $WATCHDOG_PID): off.
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return std::chrono::microseconds{0};
+  return std::chrono::microseconds{static_cast<std::int64_t>(usec / 2)};
+}
+
+void notify_watchdog() {
+  sd_notify(0, "WATCHDOG=1");
 }
 
 int run_main(const std::string& program, const std::function<int()>& body) {

@@ -3,6 +3,7 @@
 
 #include "common/util/cli.hpp"
 #include "common/util/daemon.hpp"
+#include "common/util/service_notifier.hpp"
 
 #include <boost/asio/signal_set.hpp>
 
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
     log->info("listening endpoint={} tls={} tenants={} broker={} version={}", endpoint, !settings.tls_certificate.empty(),
               settings.tenants.size(), settings.broker_endpoint, CASEBUS_VERSION);
     common::daemon::notify_ready("serving " + endpoint, {{"CASEBUS_HTTP_ENDPOINT", endpoint}});
+    common::daemon::ServiceNotifier notifier(io, [&] { return server.status_line(); });
+    notifier.start();
     io.run();
     return 0;
   });

@@ -118,6 +118,12 @@ std::chrono::seconds prefer_wait(std::string_view prefer, std::chrono::seconds m
   return std::min(std::chrono::seconds(v), max);
 }
 
+common::bus::SocketOptions bus_options(const Settings& s) {
+  common::bus::SocketOptions o;
+  o.curve = common::bus::client_curve_options(s.curve);
+  return o;
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
@@ -127,7 +133,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         log(common::log::get("edge")),
         pool(settings.threads > 1 ? std::make_unique<net::io_context>(static_cast<int>(settings.threads)) : nullptr),
         acceptor(std::in_place, pool ? *pool : io),
-        bus(std::in_place, io, ctx, settings.broker_endpoint),
+        bus(std::in_place, io, ctx, settings.broker_endpoint, bus_options(settings)),
         auth(credentials(settings), settings.auth),
         cases(settings.max_cases, settings.case_retention, settings.idempotency_retention),
         tls(net::ssl::context::tls_server) {
@@ -720,6 +726,12 @@ std::uint16_t Server::start() {
     }
   }
   return i.acceptor->local_endpoint().port();
+}
+
+std::string Server::status_line() const {
+  const auto& i = *impl_;
+  return std::string(i.stopping ? "stopping: " : "serving: ") + std::to_string(i.connections.load()) + " connections, " +
+         std::to_string(i.cases.size()) + " cases tracked";
 }
 
 void Server::stop(std::chrono::milliseconds grace, std::function<void()> on_stopped) {

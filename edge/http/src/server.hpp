@@ -27,6 +27,8 @@ class Server final {
   std::uint16_t start();
   // Stops accepting, lets requests in progress finish within grace, then calls on_stopped.
   void stop(std::chrono::milliseconds grace, std::function<void()> on_stopped);
+  // One line for sd_notify STATUS= (on the io_context thread).
+  std::string status_line() const;
 
  private:
   struct Impl;

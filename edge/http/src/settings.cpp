@@ -98,6 +98,8 @@ void from_json(const json& j, Settings& s) {
       s.threads = number<std::size_t>(v, k, 1, 64);
     } else if (k == "broker_endpoint") {
       s.broker_endpoint = text(v, k);
+    } else if (k == "curve") {
+      from_json(v, s.curve);
     } else if (k == "workflow") {
       s.workflow = text(v, k);
       if (!common::bus::valid_agent_kind(s.workflow)) bad(k, "must be a workflow name like banking");
@@ -187,6 +189,7 @@ json to_json(const Settings& s) {
   return json{{"listen", s.listen_address + ":" + std::to_string(s.listen_port)},
               {"threads", s.threads},
               {"broker_endpoint", s.broker_endpoint},
+              {"curve", s.curve},
               {"workflow", s.workflow},
               {"required_agent_kinds", s.required_agent_kinds},
               {"tls", tls},

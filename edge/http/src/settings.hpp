@@ -3,6 +3,7 @@
 // merged config document and validated before any socket opens.
 #include "auth.hpp"
 
+#include "common/bus/curve.hpp"
 #include "common/util/json.hpp"
 #include "common/util/log.hpp"
 
@@ -30,6 +31,7 @@ struct Settings {
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8080;  // 0 picks a free port (tests); the bound one goes out with READY=1
   std::string broker_endpoint = "tcp://127.0.0.1:7101";
+  common::bus::CurveClientSettings curve;  // CURVE to the broker (docs/security.md#curve)
   // Threads for connections (HTTP parsing, TLS). The bus client and all state stay on the main
   // thread; 1 runs everything there.
   std::size_t threads = 1;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -176,13 +177,39 @@ std::optional<std::string> read_all(const std::string& path, std::istream& in) {
   return ss.str();
 }
 
+bus::SocketOptions socket_options(const Options& o) {
+  bus::SocketOptions so;
+  so.curve = bus::client_curve_options(o.curve);
+  return so;
+}
+
+int keygen(const Options& o, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() != 2) return usage(err, "keygen NAME [--out DIR]");
+  const std::filesystem::path dir = o.out_dir.empty() ? std::filesystem::path(".") : std::filesystem::path(o.out_dir);
+  if (!std::filesystem::is_directory(dir)) {
+    err << "casebusctl: " << dir.string() << " is not a directory\n";
+    return kUsage;
+  }
+  try {
+    const auto keys = bus::generate_key_pair();
+    const auto [key_path, pub_path] = bus::write_key_files(dir, args[1], keys);
+    out << "secret key: " << key_path.string() << " (keep it on this host; mode 0600)\n"
+        << "public key: " << pub_path.string() << "\n"
+        << keys.public_key << "\n";
+  } catch (const std::exception& e) {
+    err << "casebusctl: " << e.what() << "\n";
+    return kUsage;
+  }
+  return kOk;
+}
+
 int submit(const Options& o, const std::string& path, std::istream& in, std::ostream& out, std::ostream& err) {
   const auto body = read_all(path, in);
   if (!body) {
     err << "casebusctl: cannot read " << path << "\n";
     return kUsage;
   }
-  bus::SyncBusClient client(o.broker);
+  bus::SyncBusClient client(o.broker, socket_options(o));
   const auto r = client.submit(*body, std::chrono::milliseconds(o.timeout_ms));
   switch (r.status) {
     case bus::Outcome::Status::kCompleted: {
@@ -207,7 +234,7 @@ int submit(const Options& o, const std::string& path, std::istream& in, std::ost
 }
 
 int stats(const Options& o, std::ostream& out, std::ostream& err) {
-  bus::SyncBusClient client(o.broker);
+  bus::SyncBusClient client(o.broker, socket_options(o));
   const auto r = client.stats(std::chrono::milliseconds(o.timeout_ms));
   if (r.status != bus::Outcome::Status::kReply) {
     err << "casebusctl: no answer from the broker at " << o.broker << " within " << o.timeout_ms << " ms\n";
@@ -220,7 +247,7 @@ int stats(const Options& o, std::ostream& out, std::ostream& err) {
 // One control request (docs/protocol.md#control): the reply rendered, or raw with --json.
 int control(const Options& o, const json& request, std::string (*render)(const std::string&), std::ostream& out,
             std::ostream& err) {
-  bus::SyncBusClient client(o.broker);
+  bus::SyncBusClient client(o.broker, socket_options(o));
   const auto r = client.control(request.dump(), std::chrono::milliseconds(o.timeout_ms));
   switch (r.status) {
     case bus::Outcome::Status::kReply:
@@ -269,7 +296,7 @@ int dlq_command(const Options& o, const std::vector<std::string>& args, std::ost
 
 int run(const Options& o, const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    err << "casebusctl: missing command (submit, stats, case, dlq); see --help\n";
+    err << "casebusctl: missing command (submit, stats, case, dlq, keygen); see --help\n";
     return kUsage;
   }
   const auto& cmd = args[0];
@@ -277,11 +304,16 @@ int run(const Options& o, const std::vector<std::string>& args, std::istream& in
     err << "casebusctl: --limit applies to dlq list only\n";
     return kUsage;
   }
+  if (!o.out_dir.empty() && cmd != "keygen") {
+    err << "casebusctl: --out applies to keygen only\n";
+    return kUsage;
+  }
   if (cmd == "submit") return args.size() == 2 ? submit(o, args[1], in, out, err) : usage(err, "submit FILE|-");
   if (cmd == "stats") return args.size() == 1 ? stats(o, out, err) : usage(err, "stats");
   if (cmd == "case") return case_command(o, args, out, err);
   if (cmd == "dlq") return dlq_command(o, args, out, err);
-  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats, case, dlq)\n";
+  if (cmd == "keygen") return keygen(o, args, out, err);
+  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats, case, dlq, keygen)\n";
   return kUsage;
 }
 

@@ -5,6 +5,9 @@
 //   casebusctl case show ID           a case's trail, attempts and errors (active or ended)
 //   casebusctl dlq list [--limit N]   dead letters, newest first
 //   casebusctl dlq show|retry|discard ID
+//   casebusctl keygen NAME [--out DIR]  a CURVE key pair for a broker, agent or client
+#include "common/bus/curve.hpp"
+
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -21,13 +24,16 @@ inline constexpr char kCommands[] =
     "  dlq list [--limit N]   dead letters, newest first (N 1..1000, default 100)\n"
     "  dlq show ID            one dead letter: its error and its final case\n"
     "  dlq retry ID           run a dead letter again from the hop that failed\n"
-    "  dlq discard ID         mark a dead letter discarded (pruned after retention)";
+    "  dlq discard ID         mark a dead letter discarded (pruned after retention)\n"
+    "  keygen NAME [--out DIR]  a CURVE key pair: DIR/NAME.key (secret, 0600) and DIR/NAME.pub";
 
 struct Options {
   std::string broker = "tcp://127.0.0.1:7101";
   long timeout_ms = 30000;
   bool json = false;          // raw JSON instead of the readable summary
   std::optional<long> limit;  // dlq list only; the broker's default (100) when unset
+  common::bus::CurveClientSettings curve;  // CURVE to the broker (docs/security.md#curve)
+  std::string out_dir;                     // keygen only; default the current directory
 };
 
 // Exit codes: 0 ok (case completed, or the broker answered), 1 usage or I/O error, 2 rejected by

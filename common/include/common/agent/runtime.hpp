@@ -7,6 +7,7 @@
 // Everything runs on one io_context thread. A handler may answer later and from any thread: the
 // Responder posts the answer back to the runtime's thread. So one process can hold many tasks
 // (an LLM-backed agent keeps hundreds of model calls in flight) without a thread per task.
+#include "common/bus/curve.hpp"
 #include "common/bus/envelope.hpp"
 #include "common/util/json.hpp"
 
@@ -30,10 +31,11 @@ struct Settings {
   std::chrono::milliseconds reconnect_max{5000};
   std::chrono::milliseconds drain_grace{10000};
   std::int64_t max_message_bytes = 1 << 20;
+  bus::CurveClientSettings curve;  // CURVE to the broker (docs/security.md#curve); empty: plaintext
 };
 
 // Config keys: broker_endpoint, worker, capacity, reconnect_initial_ms, reconnect_max_ms,
-// drain_grace_ms, max_message_bytes. Unknown keys are rejected by the caller (run_agent).
+// drain_grace_ms, max_message_bytes, curve. Unknown keys are rejected by the caller (run_agent).
 void read_settings(const nlohmann::json& j, Settings& s);
 
 struct Task {
@@ -88,6 +90,7 @@ class Runtime final {
   void drain(std::function<void()> on_drained);
 
   std::size_t in_flight() const;
+  bool registered() const;
   const Settings& settings() const;
 
  private:

@@ -83,7 +83,7 @@ class BusClient final {
 // Blocking form for tools and tests: owns a ZeroMQ context and an io_context.
 class SyncBusClient final {
  public:
-  explicit SyncBusClient(const std::string& endpoint);
+  explicit SyncBusClient(const std::string& endpoint, const SocketOptions& options = {});
   ~SyncBusClient();
   Outcome submit(std::string_view envelope_json, std::chrono::milliseconds timeout);
   Outcome stats(std::chrono::milliseconds timeout);

@@ -14,6 +14,15 @@
 
 namespace common::bus {
 
+// CURVE (curve.hpp, docs/security.md#curve). Empty keys: plaintext.
+struct CurveOptions {
+  bool server = false;
+  std::string public_key, secret_key;  // this end's pair (Z85)
+  std::string server_key;              // client side: the broker's public key (Z85)
+  std::string zap_domain;              // server side: "agent" or "client", the role a key must have
+  bool enabled() const { return !secret_key.empty(); }
+};
+
 struct SocketOptions {
   std::chrono::milliseconds linger{500};
   std::int64_t max_message_bytes = 1 << 20;
@@ -25,6 +34,7 @@ struct SocketOptions {
   // DEALER: a stable routing id, so that a broker restarted from its store can still answer this
   // socket after it reconnects (empty: ZeroMQ assigns one per connection).
   std::string routing_id;
+  CurveOptions curve;
 };
 
 zmq::socket_t make_socket(zmq::context_t& ctx, zmq::socket_type type, const SocketOptions& options = {});
