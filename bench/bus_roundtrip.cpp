@@ -4,6 +4,7 @@
 // window, the same bookkeeping as ../shared/peers (completions inside the window / window; p50
 // and p99 nearest-rank over the window). Prints one RUN line; bench/run.sh takes medians.
 #include "common/bus/client.hpp"
+#include "common/bus/curve.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
@@ -19,7 +20,7 @@ namespace po = boost::program_options;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  std::string broker, envelope_path, name, expect;
+  std::string broker, envelope_path, name, expect, curve_server_key, key_file;
   int concurrency = 1;
   double warmup = 1, duration = 5;
   int rep = 1;
@@ -28,7 +29,9 @@ int main(int argc, char** argv) {
       "envelope", po::value(&envelope_path)->required())("concurrency,c", po::value(&concurrency)->default_value(1))(
       "warmup", po::value(&warmup)->default_value(1))("duration", po::value(&duration)->default_value(5))(
       "rep", po::value(&rep)->default_value(1))("name", po::value(&name)->default_value("bus_roundtrip"))(
-      "expect", po::value(&expect)->default_value("\"result\":{"), "text every final case must contain");
+      "expect", po::value(&expect)->default_value("\"result\":{"), "text every final case must contain")(
+      "curve-server-key", po::value(&curve_server_key), "the broker's CURVE public key (with --key-file)")(
+      "key-file", po::value(&key_file), "this client's CURVE key file");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, desc), vm);
   po::notify(vm);
@@ -46,7 +49,9 @@ int main(int argc, char** argv) {
 
   zmq::context_t ctx(1);
   boost::asio::io_context io(1);
-  common::bus::BusClient client(io, ctx, broker);
+  common::bus::SocketOptions options;
+  options.curve = common::bus::client_curve_options({curve_server_key, key_file});
+  common::bus::BusClient client(io, ctx, broker, options);
 
   const auto t0 = Clock::now();
   const auto start = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
