@@ -648,11 +648,13 @@ void Core::finish(Case& c, const Error* error, const Now& now, Outbox& out) {
     row.finished_at = now.wall;
     row.result = result;
     if (error) row.error = error->to_json();
+    const std::string outcome = row.outcome;
     if (c.stored) {
       store_->finish(std::move(row));
     } else {
       store_->insert(std::move(row));
     }
+    if (settings_.outbox) write_outbox(c, outcome, error, now.wall);
   }
   if (!c.client_peer.empty()) {
     out.push_back({Side::kClient, c.client_peer, bus::encode_result(c.corr, result), true, c.id});
@@ -944,6 +946,16 @@ void Core::fail_all(Errc code, const std::string& message, const Now& now, Outbo
   }
 }
 
+nlohmann::json Core::outbox_stats() const {
+  if (!settings_.outbox) return {{"enabled", false}};
+  std::int64_t pending = -1;  // -1: the store cannot be read
+  try {
+    pending = static_cast<std::int64_t>(store_->outbox_count());
+  } catch (const std::exception&) {
+  }
+  return {{"enabled", true}, {"pending", pending}};
+}
+
 std::string Core::stats_json() const {
   nlohmann::json kinds = nlohmann::json::object();
   for (const auto& [name, k] : kinds_) {
@@ -980,6 +992,7 @@ std::string Core::stats_json() const {
                           {"healthy", store_->healthy()},
                           {"pending_writes", store_->pending()},
                           {"last_error", store_->last_error()}}},
+                        {"outbox", outbox_stats()},
                         {"accepting", accepting_},
                         {"counters",
                          {{"accepted", c.accepted},

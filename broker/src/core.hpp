@@ -110,6 +110,7 @@ class Core final {
   const Counters& counters() const { return counters_; }
   Store& store() { return *store_; }
   std::string stats_json() const;
+  nlohmann::json outbox_stats() const;
   // Adds the app's own sections (the CURVE authenticator's counters) to every stats reply.
   void set_stats_extension(std::function<void(nlohmann::json&)> f) { stats_extension_ = std::move(f); }
 
@@ -194,6 +195,8 @@ class Core final {
   void finish(Case& c, const common::Error* error, const common::Now& now, Outbox& out);
   // Takes an ending case out of every queue, timer and index, and erases it.
   void release(Case& c, const common::Now& now, Outbox& out);
+  // The outbox entries of an ended case (docs/event-bus.md#outbox), buffered with its last write.
+  void write_outbox(const Case& c, const std::string& outcome, const common::Error* error, common::WallMs at);
   void register_worker(std::string_view peer, const common::bus::ReadyMsg& m, const common::Now& now, Outbox& out);
   void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
   void send_agent(Worker& w, common::bus::Frames frames, const common::Now& now, Outbox& out);

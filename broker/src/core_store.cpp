@@ -255,6 +255,56 @@ std::size_t Core::recover(const Now& now, Outbox& out) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The outbox (docs/event-bus.md#outbox): what the core banking systems act on. No customer text:
+// ids, statuses, the intent and risk, and the actions with their amounts.
+
+void Core::write_outbox(const Case& c, const std::string& outcome, const common::Error* error, common::WallMs at) {
+  std::string when;
+  common::append_rfc3339(when, at);
+  json approved = json::array(), pending = json::array();
+  json msg{{"v", 1}, {"type", "case_outcome"}, {"case_id", c.id}, {"tenant", c.tenant}, {"status", outcome}};
+  if (!c.idempotency_key.empty()) msg["idempotency_key"] = c.idempotency_key;
+  if (!c.ref.empty()) msg["ref"] = c.ref;
+  if (c.flow) {
+    const auto& st = c.flow->state;
+    msg["workflow"] = c.flow->workflow->name;
+    msg["kind"] = std::string(common::cases::to_string(c.flow->payload.kind));
+    if (!c.flow->payload.customer_ref.empty()) msg["customer_ref"] = c.flow->payload.customer_ref;
+    if (st.intent) msg["intent"] = *st.intent;
+    if (st.risk_level) msg["risk_level"] = *st.risk_level;
+    if (st.payment_decision) msg["payment_decision"] = *st.payment_decision;
+    for (const auto& a : st.approved) approved.push_back(common::policy::to_json(a));
+    for (const auto& a : st.pending) pending.push_back(common::policy::to_json(a));
+    if (st.review.is_object()) {
+      json review = json::object();
+      for (const char* k : {"queue", "priority", "sla_deadline"}) {
+        if (auto it = st.review.find(k); it != st.review.end()) review[k] = *it;
+      }
+      msg["review"] = std::move(review);
+    }
+  }
+  msg["approved_actions"] = approved;
+  msg["pending_actions"] = pending;
+  if (error) msg["error"] = {{"code", error->code}, {"field", error->field}};
+  msg["finished_at"] = when;
+  store_->outbox_add({0, c.id, c.tenant, "outcome", dump(msg), at});
+  // One entry per approved action, with an id the executing system can deduplicate on.
+  for (std::size_t i = 0; i < approved.size(); ++i) {
+    json a{{"v", 1},
+           {"type", "approved_action"},
+           {"action_id", c.id + ":" + std::to_string(i + 1)},
+           {"case_id", c.id},
+           {"tenant", c.tenant},
+           {"action", approved[i]},
+           {"approved_by", "policy"},
+           {"approved_at", when}};
+    if (!c.idempotency_key.empty()) a["idempotency_key"] = c.idempotency_key;
+    if (c.flow && !c.flow->payload.customer_ref.empty()) a["customer_ref"] = c.flow->payload.customer_ref;
+    store_->outbox_add({0, c.id, c.tenant, "action", dump(a), at});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Control requests (docs/protocol.md#control): one JSON object in, one JSON object out.
 
 void Core::control(std::string_view peer, std::string_view corr, std::string_view request, const Now& now, Outbox& out) {
@@ -276,8 +326,9 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
   } catch (const json::exception&) {
     return fail(make_error(Errc::kMalformed, "request", "the control request is not JSON"));
   }
-  std::string op, case_id, tenant;
-  std::int64_t limit = 100;
+  std::string op, case_id, tenant, owner;
+  std::int64_t limit = 100, lease_ms = 30000;
+  std::vector<std::int64_t> seqs;
   try {
     if (!req.is_object()) throw cjson::FieldError{"request", "must be a JSON object"};
     cjson::StrictObject o(req, "");
@@ -285,14 +336,45 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
     if (const auto* v = o.find("case_id")) case_id = cjson::string_at(*v, "case_id", 128);
     if (const auto* v = o.find("tenant")) tenant = cjson::string_at(*v, "tenant", 128);
     if (const auto* v = o.find("limit")) limit = static_cast<std::int64_t>(cjson::number_at(*v, "limit", 1, 1000));
+    if (const auto* v = o.find("owner")) owner = cjson::string_at(*v, "owner", 128);
+    if (const auto* v = o.find("lease_ms")) lease_ms = static_cast<std::int64_t>(cjson::number_at(*v, "lease_ms", 1000, 600000));
+    if (const auto* v = o.find("seqs")) {
+      if (!v->is_array() || v->size() > 1000) throw cjson::FieldError{"seqs", "must be an array of at most 1000 sequence numbers"};
+      for (const auto& x : *v) {
+        if (!x.is_number_integer()) throw cjson::FieldError{"seqs", "must be an array of integers"};
+        seqs.push_back(x.get<std::int64_t>());
+      }
+    }
     o.done();
   } catch (const cjson::FieldError& e) {
     return fail(make_error(Errc::kInvalidField, e.field, e.message));
   }
-  static constexpr std::string_view kOps[] = {"case.show", "dlq.list", "dlq.show", "dlq.retry", "dlq.discard"};
+  static constexpr std::string_view kOps[] = {"case.show",   "dlq.list",     "dlq.show",  "dlq.retry",
+                                              "dlq.discard", "outbox.claim", "outbox.ack"};
+  constexpr const char* kOpList = "case.show, dlq.list, dlq.show, dlq.retry, dlq.discard, outbox.claim, outbox.ack";
   if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps)) {
-    return fail(make_error(Errc::kInvalidField, "op",
-                           "unknown op \"" + op + "\" (case.show, dlq.list, dlq.show, dlq.retry, dlq.discard)"));
+    return fail(make_error(Errc::kInvalidField, "op", "unknown op \"" + op + "\" (" + kOpList + ")"));
+  }
+  if (op.starts_with("outbox.")) {
+    if (!settings_.outbox) return fail(make_error(Errc::kNotFound, "op", "the outbox is off (broker setting outbox.enabled)"));
+    if (owner.empty()) return fail(make_error(Errc::kInvalidField, "owner", "required for " + op));
+    try {
+      if (op == "outbox.claim") {
+        json items = json::array();
+        const auto budget = settings_.max_message_bytes > 4096 ? settings_.max_message_bytes - 4096 : 1024;
+        for (auto& e : store_->outbox_claim(owner, static_cast<std::size_t>(limit), budget, now.wall, lease_ms)) {
+          items.push_back({{"seq", e.seq}, {"kind", e.kind}, {"case_id", e.case_id}, {"tenant", e.tenant},
+                           {"body", json::parse(e.body)}});
+        }
+        return reply({{"items", std::move(items)}, {"lease_ms", lease_ms}}, false);
+      }
+      if (seqs.empty()) return fail(make_error(Errc::kInvalidField, "seqs", "required for outbox.ack"));
+      const auto n = store_->outbox_ack(owner, seqs);
+      return reply({{"acked", n}}, false);
+    } catch (const std::exception& e) {
+      log_->error("outbox request failed op={} err={}", op, e.what());
+      return fail(make_error(Errc::kStorageUnavailable, "", "the case store cannot be written right now"));
+    }
   }
   const bool needs_id = op != "dlq.list";
   if (needs_id && case_id.empty()) return fail(make_error(Errc::kInvalidField, "case_id", "required for " + op));
@@ -364,8 +446,7 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
     log_->error("store read failed op={} err={}", op, e.what());
     return fail(make_error(Errc::kStorageUnavailable, "", "the case store cannot be read right now"));
   }
-  fail(make_error(Errc::kInvalidField, "op",
-                  "unknown op \"" + op + "\" (case.show, dlq.list, dlq.show, dlq.retry, dlq.discard)"));
+  fail(make_error(Errc::kInvalidField, "op", "unknown op \"" + op + "\" (" + kOpList + ")"));
 }
 
 }  // namespace broker

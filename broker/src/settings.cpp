@@ -37,7 +37,7 @@ void from_json(const nlohmann::json& j, Settings& s) {
   common::json::reject_unknown_keys(
       j, {"client_endpoint", "agent_endpoint", "max_message_bytes", "shutdown_grace_ms", "heartbeat_interval_ms",
           "heartbeat_liveness", "queue_limit", "max_cases", "max_attempts", "retry_backoff_initial_ms",
-          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "busy_poll_us", "storage", "curve", "log", "workflows", "policy"});
+          "retry_backoff_max_ms", "default_deadline_ms", "max_deadline_ms", "max_hops", "busy_poll_us", "storage", "curve", "outbox", "log", "workflows", "policy"});
   common::json::get_optional(j, "client_endpoint", s.client_endpoint);
   common::json::get_optional(j, "agent_endpoint", s.agent_endpoint);
   bounded(j, "max_message_bytes", s.max_message_bytes, 4096, 64LL << 20);
@@ -79,6 +79,11 @@ void from_json(const nlohmann::json& j, Settings& s) {
   }
   if (s.storage.mode == "memory" && s.storage.max_ended_cases == 0) s.storage.max_ended_cases = 10000;
   if (auto it = j.find("curve"); it != j.end()) from_json(*it, s.curve);
+  if (auto it = j.find("outbox"); it != j.end()) {
+    if (!it->is_object()) throw std::invalid_argument("outbox must be an object: {\"enabled\": true}");
+    common::json::reject_unknown_keys(*it, {"enabled"});
+    common::json::get_optional(*it, "enabled", c.outbox);
+  }
   common::json::get_optional(j, "log", s.log);
   if (s.client_endpoint.empty() || s.agent_endpoint.empty()) throw std::invalid_argument("endpoints must not be empty");
   const bool wildcard = s.client_endpoint.ends_with(":*") || s.client_endpoint.ends_with(":0");
@@ -117,6 +122,7 @@ nlohmann::json to_json(const Settings& s) {
                           {"dead_letter_retention_s", s.storage.dead_letter_retention.count()},
                           {"max_ended_cases", s.storage.max_ended_cases}}},
                         {"curve", s.curve},
+                        {"outbox", {{"enabled", c.outbox}}},
                         {"log", s.log},
                         {"workflows", s.workflows_json},
                         {"policy", s.policy_json}};

@@ -59,6 +59,21 @@ CREATE INDEX cases_dead ON cases(finished_at) WHERE status = 'dead';
 CREATE INDEX cases_ended ON cases(finished_at) WHERE status IN ('done', 'discarded');
 )sql";
 
+// Schema version 2: the outbox (docs/event-bus.md#outbox). Also the migration from version 1.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE outbox (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  case_id     TEXT NOT NULL,
+  tenant      TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  body        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_lease ON outbox(lease_until, seq);
+)sql";
+
 constexpr const char* kColumns =
     "id, tenant, idem_key, status, outcome, agent, hop, attempt, dispatched, created_at, deadline_at, updated_at, "
     "finished_at, payload_hash, client, corr, payload, record, result, error";
@@ -97,10 +112,14 @@ struct Store::Statements {
         prune_count(db,
                     "DELETE FROM cases WHERE rowid IN (SELECT rowid FROM cases WHERE status IN ('done', 'discarded') "
                     "ORDER BY finished_at DESC LIMIT ? OFFSET ?)"),
+        outbox_add(db, "INSERT INTO outbox (case_id, tenant, kind, body, created_at) VALUES (?,?,?,?,?)"),
+        outbox_select(db, "SELECT seq, case_id, tenant, kind, body, created_at FROM outbox WHERE lease_until < ? ORDER BY seq LIMIT ?"),
+        outbox_lease(db, "UPDATE outbox SET lease_owner=?2, lease_until=?3 WHERE seq=?1"),
+        outbox_ack(db, "DELETE FROM outbox WHERE seq=? AND lease_owner=?"),
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT") {}
   SQLite::Statement insert, progress, snapshot, finish, discard, find_key, get, prune_ended, prune_dead, prune_count,
-      begin, commit;
+      outbox_add, outbox_select, outbox_lease, outbox_ack, begin, commit;
 };
 
 Store::Store(const StorageSettings& settings) : settings_(settings), log_(common::log::get("broker")) {}
@@ -140,16 +159,19 @@ std::unique_ptr<Store> Store::open(const StorageSettings& settings) {
     // Large rows (payload, record, result) in few pages; the page cache sized for a busy broker.
     db.exec("PRAGMA cache_size=-65536");
     const int version = db.execAndGet("PRAGMA user_version").getInt();
-    if (version == 0) {
-      SQLite::Transaction t(db);
-      db.exec(kSchemaV1);
-      db.exec(fmt::format("PRAGMA user_version={}", kStoreSchemaVersion));
-      t.commit();
-    } else if (version > kStoreSchemaVersion) {
+    if (version > kStoreSchemaVersion) {
       throw std::runtime_error(fmt::format("{} has schema version {}, newer than this broker's {}; upgrade the broker",
                                            path, version, kStoreSchemaVersion));
     }
-    // version < kStoreSchemaVersion: migration steps go here, one per version (docs/storage.md).
+    if (version < kStoreSchemaVersion) {
+      // A new database gets every step; an older one the steps it lacks, in one transaction.
+      SQLite::Transaction t(db);
+      if (version < 1) db.exec(kSchemaV1);
+      if (version < 2) db.exec(kSchemaV2);
+      db.exec(fmt::format("PRAGMA user_version={}", kStoreSchemaVersion));
+      t.commit();
+      if (version > 0) s->log_->info("store migrated path={} from_version={} to_version={}", path, version, kStoreSchemaVersion);
+    }
     s->st_ = std::make_unique<Statements>(db);
   } catch (const SQLite::Exception& e) {
     throw std::runtime_error("cannot open case store " + path + ": " + sqlite_message(e));
@@ -191,6 +213,12 @@ void Store::discard(const std::string& id, WallMs at) {
   Op op{OpKind::kDiscard, {}};
   op.c.id = id;
   op.c.finished_at = at;
+  ops_.push_back(std::move(op));
+}
+
+void Store::outbox_add(OutboxEntry e) {
+  Op op{OpKind::kOutbox, {}, std::move(e)};
+  op.c.id = op.outbox.case_id;
   ops_.push_back(std::move(op));
 }
 
@@ -311,7 +339,78 @@ void Store::apply(const Op& op) {
       run(q);
       return;
     }
+    case OpKind::kOutbox: {
+      auto& q = st_->outbox_add;
+      const auto& o = op.outbox;
+      q.bindNoCopy(1, o.case_id);
+      q.bindNoCopy(2, o.tenant);
+      q.bindNoCopy(3, o.kind);
+      q.bindNoCopy(4, o.body);
+      q.bind(5, static_cast<std::int64_t>(o.created_at));
+      run(q);
+      return;
+    }
   }
+}
+
+std::vector<OutboxEntry> Store::outbox_claim(const std::string& owner, std::size_t limit, std::size_t max_bytes, WallMs now,
+                                             WallMs lease_ms) {
+  std::vector<OutboxEntry> out;
+  try {
+    SQLite::Transaction t(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto& q = st_->outbox_select;
+    q.bind(1, static_cast<std::int64_t>(now));
+    q.bind(2, static_cast<std::int64_t>(limit));
+    std::size_t bytes = 0;
+    while (q.executeStep()) {
+      OutboxEntry e;
+      e.seq = q.getColumn(0).getInt64();
+      e.case_id = q.getColumn(1).getString();
+      e.tenant = q.getColumn(2).getString();
+      e.kind = q.getColumn(3).getString();
+      e.body = q.getColumn(4).getString();
+      e.created_at = q.getColumn(5).getInt64();
+      bytes += e.body.size() + e.case_id.size() + e.tenant.size() + 64;
+      // Always at least one, so that progress is made; the caller's reply limit decides the rest.
+      if (!out.empty() && bytes > max_bytes) break;
+      out.push_back(std::move(e));
+    }
+    q.reset();
+    auto& u = st_->outbox_lease;
+    for (const auto& e : out) {
+      u.bind(1, static_cast<std::int64_t>(e.seq));
+      u.bindNoCopy(2, owner);
+      u.bind(3, static_cast<std::int64_t>(now + lease_ms));
+      run(u);
+    }
+    t.commit();
+  } catch (const SQLite::Exception& e) {
+    st_->outbox_select.tryReset();
+    throw std::runtime_error("outbox claim failed: " + sqlite_message(e));
+  }
+  return out;
+}
+
+std::size_t Store::outbox_ack(const std::string& owner, const std::vector<std::int64_t>& seqs) {
+  std::size_t n = 0;
+  try {
+    SQLite::Transaction t(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    auto& q = st_->outbox_ack;
+    for (const auto seq : seqs) {
+      q.bind(1, static_cast<std::int64_t>(seq));
+      q.bindNoCopy(2, owner);
+      run(q);
+      n += static_cast<std::size_t>(db_->getChanges());
+    }
+    t.commit();
+  } catch (const SQLite::Exception& e) {
+    throw std::runtime_error("outbox ack failed: " + sqlite_message(e));
+  }
+  return n;
+}
+
+std::size_t Store::outbox_count() {
+  return static_cast<std::size_t>(db_->execAndGet("SELECT count(*) FROM outbox").getInt64());
 }
 
 void Store::prune(WallMs now) {

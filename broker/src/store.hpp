@@ -28,7 +28,7 @@ class Statement;
 
 namespace broker {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 // One case as stored. Which fields a write carries depends on the operation (see Store).
 struct StoredCase {
@@ -44,6 +44,16 @@ struct StoredCase {
   std::string record;        // what resuming the case needs (JSON text, written by the core)
   std::string result;        // the final case once ended (JSON text)
   std::string error;         // the error of a dead letter (JSON text)
+};
+
+// A message for the core banking systems (docs/event-bus.md#outbox): written in the same
+// transaction as the end of its case, removed once a publisher acknowledges it.
+struct OutboxEntry {
+  std::int64_t seq = 0;  // assigned by the store; increasing
+  std::string case_id, tenant;
+  std::string kind;  // outcome | action
+  std::string body;  // JSON text
+  common::WallMs created_at = 0;
 };
 
 struct DeadLetterRow {
@@ -80,6 +90,8 @@ class Store final {
   // Forgets the buffered writes of these cases (their submissions were refused after a failed
   // commit: they never existed).
   void drop(const std::unordered_set<std::string>& ids);
+  // Buffered like the writes above (dropped with its case when drop() names it).
+  void outbox_add(OutboxEntry e);
   std::size_t pending() const { return ops_.size(); }
 
   // Applies the buffered writes in one transaction, and prunes ended cases past their retention
@@ -104,11 +116,21 @@ class Store final {
   std::vector<DeadLetterRow> dead_letters(std::size_t limit);
   std::size_t dead_letter_count();
 
+  // The outbox, for publishers (CONTROL outbox.claim / outbox.ack). claim leases up to limit
+  // entries, oldest first, that no other publisher holds (or whose lease ran out) to owner until
+  // now + lease_ms, in a transaction of its own; ack removes entries owner holds and returns how
+  // many. Both throw std::runtime_error when the store cannot be written.
+  std::vector<OutboxEntry> outbox_claim(const std::string& owner, std::size_t limit, std::size_t max_bytes,
+                                        common::WallMs now, common::WallMs lease_ms);
+  std::size_t outbox_ack(const std::string& owner, const std::vector<std::int64_t>& seqs);
+  std::size_t outbox_count();
+
  private:
-  enum class OpKind { kInsert, kProgress, kSnapshot, kFinish, kDiscard };
+  enum class OpKind { kInsert, kProgress, kSnapshot, kFinish, kDiscard, kOutbox };
   struct Op {
     OpKind kind;
-    StoredCase c;
+    StoredCase c;  // kOutbox: c.id is the entry's case id
+    OutboxEntry outbox;
   };
   struct Statements;
   explicit Store(const StorageSettings& settings);

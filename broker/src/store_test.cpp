@@ -144,6 +144,59 @@ TEST(Store, RefusesADatabaseFromANewerBroker) {
   }
 }
 
+// A database written by a schema-1 broker (no outbox) opens, gains the outbox, keeps its cases.
+TEST(Store, MigratesASchema1Database) {
+  TempDir d;
+  {
+    auto st = Store::open(durable(d));
+    st->insert(row("c-1"));
+    ASSERT_TRUE(st->commit(2000));
+  }
+  const auto db = (d.path() / "broker.db").string();
+  ASSERT_EQ(std::system(("python3 -c \"import sqlite3; c=sqlite3.connect('" + db +
+                         "'); c.execute('DROP TABLE outbox'); c.execute('PRAGMA user_version=1'); c.commit()\"")
+                            .c_str()),
+            0);
+  auto st = Store::open(durable(d));
+  EXPECT_TRUE(st->get("c-1"));
+  st->outbox_add({0, "c-1", "acme", "outcome", R"({"status":"completed"})", 2000});
+  ASSERT_TRUE(st->commit(3000));
+  EXPECT_EQ(st->outbox_count(), 1u);
+}
+
+// Claims lease entries to one publisher; another gets them only when the lease runs out; only the
+// holder's ack removes them; entries of a dropped (refused) case never reach the table.
+TEST(Store, OutboxEntriesAreLeasedAckedAndReclaimedAfterTheLease) {
+  TempDir d;
+  auto st = Store::open(durable(d));
+  for (int i = 1; i <= 3; ++i) {
+    st->insert(row("c-" + std::to_string(i)));
+    st->outbox_add({0, "c-" + std::to_string(i), "acme", "outcome", R"({"n":)" + std::to_string(i) + "}", 2000});
+  }
+  st->drop({"c-3"});
+  ASSERT_TRUE(st->commit(2000));
+  EXPECT_EQ(st->outbox_count(), 2u);
+  auto a = st->outbox_claim("pub-a", 10, 1 << 20, 5000, 30000);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_LT(a[0].seq, a[1].seq);
+  EXPECT_EQ(a[0].case_id, "c-1");
+  EXPECT_EQ(a[0].body, R"({"n":1})");
+  EXPECT_TRUE(st->outbox_claim("pub-b", 10, 1 << 20, 6000, 30000).empty()) << "leased to pub-a";
+  EXPECT_EQ(st->outbox_ack("pub-a", {a[0].seq}), 1u);
+  // pub-a stalls; after its lease pub-b takes the rest, and pub-a's late ack removes nothing.
+  auto b = st->outbox_claim("pub-b", 10, 1 << 20, 5000 + 30001, 30000);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].seq, a[1].seq);
+  EXPECT_EQ(st->outbox_ack("pub-a", {a[1].seq}), 0u);
+  EXPECT_EQ(st->outbox_ack("pub-b", {b[0].seq}), 1u);
+  EXPECT_EQ(st->outbox_count(), 0u);
+  // The byte budget bounds a claim, but one entry always goes.
+  for (int i = 4; i <= 6; ++i) st->outbox_add({0, "c-" + std::to_string(i), "acme", "outcome", std::string(500, 'x'), 2000});
+  ASSERT_TRUE(st->commit(2000));
+  EXPECT_EQ(st->outbox_claim("pub-a", 10, 10, 100000, 1000).size(), 1u);
+  EXPECT_EQ(st->outbox_claim("pub-a", 10, 1200, 100000, 1000).size(), 2u);
+}
+
 TEST(Store, DeadLettersAreListedRetriedAndDiscarded) {
   auto s = Store::open(StorageSettings{"memory", "", 3600s, 7200s, 0});
   auto dead = row("c-dead");
@@ -478,6 +531,37 @@ TEST_F(Durable, ControlRequestsNameWhatIsWrong) {
   EXPECT_EQ(control({{"op", "dlq.list"}, {"limit", 0}}, bus::Command::kRejected).at("field"), "limit");
   EXPECT_EQ(control({{"op", "dlq.list"}, {"color", "red"}}, bus::Command::kRejected).at("code"), "invalid_field");
   EXPECT_EQ(control({{"op", "case.show"}, {"case_id", "c-nope"}}, bus::Command::kRejected).at("code"), "not_found");
+}
+
+// With the outbox on, an ended case's outcome is written with its end and handed out by
+// outbox.claim; outbox.ack removes it. With it off, both ops say so.
+TEST_F(Durable, EndedCasesReachTheOutbox) {
+  EXPECT_EQ(control({{"op", "outbox.claim"}, {"owner", "p"}}, bus::Command::kRejected).at("code"), "not_found");
+  settings_.outbox = true;
+  start(settings_);
+  agent("a1", bus::encode_ready({"echo", "w1", 1}));
+  auto out = submit("r1", R"({"message":"hi"})", R"(,"idempotency_key":"orders/0/42")");
+  auto t = task(*find(out, bus::Command::kTask).at(0));
+  const std::string id = t.at("case_id").get<std::string>();
+  EXPECT_TRUE(control({{"op", "outbox.claim"}, {"owner", "p"}}).at("items").empty()) << "nothing before the case ends";
+  agent("a1", bus::encode_done(t.at("id").get<std::string>(), R"({"echo":"hi"})"));
+  EXPECT_TRUE(control({{"op", "outbox.claim"}, {"owner", "p"}}).at("items").empty()) << "nothing before the commit";
+  commit();
+  const auto claimed = control({{"op", "outbox.claim"}, {"owner", "p"}, {"limit", 10}, {"lease_ms", 5000}});
+  ASSERT_EQ(claimed.at("items").size(), 1u);
+  const auto& item = claimed.at("items")[0];
+  EXPECT_EQ(item.at("kind"), "outcome");
+  EXPECT_EQ(item.at("case_id"), id);
+  EXPECT_EQ(item.at("body").at("type"), "case_outcome");
+  EXPECT_EQ(item.at("body").at("status"), "completed");
+  EXPECT_EQ(item.at("body").at("idempotency_key"), "orders/0/42");
+  EXPECT_EQ(item.at("body").dump().find("hi"), std::string::npos) << "no customer text in the outbox";
+  EXPECT_EQ(json::parse(core_->stats_json()).at("outbox").at("pending"), 1);
+  EXPECT_EQ(control({{"op", "outbox.ack"}, {"owner", "p"}, {"seqs", {item.at("seq")}}}).at("acked"), 1);
+  EXPECT_EQ(json::parse(core_->stats_json()).at("outbox").at("pending"), 0);
+  EXPECT_EQ(control({{"op", "outbox.ack"}, {"owner", "p"}}, bus::Command::kRejected).at("field"), "seqs");
+  EXPECT_EQ(control({{"op", "outbox.claim"}}, bus::Command::kRejected).at("field"), "owner");
+  EXPECT_EQ(control({{"op", "outbox.claim"}, {"owner", "p"}, {"lease_ms", 5}}, bus::Command::kRejected).at("field"), "lease_ms");
 }
 
 TEST_F(Durable, StoppingHoldsQueuedWorkForTheNextStart) {

@@ -35,6 +35,9 @@ struct CoreSettings {
   std::chrono::milliseconds max_deadline{24LL * 3600 * 1000};
   int max_hops = 8;
   std::size_t max_message_bytes = 1 << 20;  // what peers accept: larger tasks and results fail the case
+  // Write each ended case's outcome and its approved actions to the outbox, for casebus-ingest to
+  // publish to the core banking event bus (docs/event-bus.md#outbox). Off: nothing drains it.
+  bool outbox = false;
   // The routing table (docs/workflow.md) and the action policy (docs/policy.md). A submission whose
   // "to" names a workflow is a workflow case; any other "to" is a plain agent kind.
   std::shared_ptr<const Workflows> workflows;
