@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages casebus needs to build, test and run. Idempotent: packages that
 # are already installed are skipped, and apt is not touched at all when nothing is missing.
-# Everything comes from Debian's archive: nothing is downloaded from elsewhere, nothing vendored.
+# Everything comes from Debian's archive, except workerd (Cloudflare's Workers runtime, for the
+# Worker's tests), which comes from the npm registry (install-worker-deps.sh). Nothing is vendored.
 set -euo pipefail
 
 PACKAGES=(
@@ -15,6 +16,12 @@ PACKAGES=(
   wrk curl
 )
 
+# node and npm for the Cloudflare Worker's tests (deploy/cloudflare): the machine's own when it has
+# them, else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -22,13 +29,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# workerd, Cloudflare's runtime, for the Worker's end-to-end test: from the npm registry.
+"$(dirname "$0")/install-worker-deps.sh"
