@@ -30,5 +30,9 @@ run: build
 bench: build
 	@bench/run.sh $(BUILD_DIR) $(BENCH)
 
+# The Debian package, $(BUILD_DIR)/casebus_<version>_<arch>.deb (docs/operations.md).
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
+
 clean:
 	rm -rf $(BUILD_DIR)

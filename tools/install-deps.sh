@@ -11,9 +11,10 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev
   nlohmann-json3-dev libsimdjson-dev
   libspdlog-dev libfmt-dev
-  libsystemd-dev libssl-dev libsqlite3-dev libsqlitecpp-dev
+  libsystemd-dev libssl-dev libsqlite3-dev libsqlitecpp-dev librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl
+  dpkg-dev file systemd
 )
 
 # node and npm for the Cloudflare Worker's tests (deploy/cloudflare): the machine's own when it has
