@@ -285,7 +285,7 @@ void Core::write_outbox(const Case& c, const std::string& outcome, const common:
   }
   msg["approved_actions"] = approved;
   msg["pending_actions"] = pending;
-  if (error) msg["error"] = {{"code", error->code}, {"field", error->field}};
+  if (error) msg["error"] = {{"code", std::string(common::to_string(error->code))}, {"field", error->field}};
   msg["finished_at"] = when;
   store_->outbox_add({0, c.id, c.tenant, "outcome", dump(msg), at});
   // One entry per approved action, with an id the executing system can deduplicate on.

@@ -1,5 +1,7 @@
 #include "common/cases/payload.hpp"
 
+#include "common/redact/redact.hpp"
+
 #include "common/util/json.hpp"
 
 #include <algorithm>
@@ -195,6 +197,22 @@ Result<Payload> parse_payload(std::string_view text) {
     return make_error(Errc::kMalformed, "payload", std::string("invalid JSON: ") + e.what());
   }
   return parse_payload(j);
+}
+
+int redact_payload(nlohmann::json& p) {
+  int n = 0;
+  auto apply = [&](nlohmann::json* v) {
+    if (!v || !v->is_string()) return;
+    auto r = redact::redact(v->get_ref<const std::string&>());
+    n += r.total();
+    *v = std::move(r.text);
+  };
+  if (p.is_object()) {
+    apply(p.contains("message") ? &p["message"] : nullptr);
+    if (auto t = p.find("transaction"); t != p.end() && t->is_object()) apply(t->contains("merchant") ? &(*t)["merchant"] : nullptr);
+    if (auto t = p.find("payment"); t != p.end() && t->is_object()) apply(t->contains("reason") ? &(*t)["reason"] : nullptr);
+  }
+  return n;
 }
 
 }  // namespace common::cases

@@ -51,23 +51,6 @@ std::string channel_of(const json& j) {
   return c;
 }
 
-// Redacts every free-text field of a payload in place; returns how many items were replaced.
-int redact_payload(json& p) {
-  int n = 0;
-  auto apply = [&](json* v) {
-    if (!v || !v->is_string()) return;
-    auto r = common::redact::redact(v->get_ref<const std::string&>());
-    n += r.total();
-    *v = std::move(r.text);
-  };
-  if (p.is_object()) {
-    apply(p.contains("message") ? &p["message"] : nullptr);
-    if (auto t = p.find("transaction"); t != p.end() && t->is_object()) apply(t->contains("merchant") ? &(*t)["merchant"] : nullptr);
-    if (auto t = p.find("payment"); t != p.end() && t->is_object()) apply(t->contains("reason") ? &(*t)["reason"] : nullptr);
-  }
-  return n;
-}
-
 // A Worker's message route: {"customer_id", "message" | "request_text", "channel"?} plus hints it
 // may add (intent, urgency, next_action, risk_level, agent_chain), which are ignored: the broker's
 // classifier and policy decide.
@@ -212,7 +195,7 @@ common::Result<BuiltCase> build_case(const Route& route, std::string_view body) 
                               "looks like a card, account or other personal number; use a pseudonymous reference");
   }
   out.customer_ref = parsed->customer_ref;
-  out.redactions = redact_payload(out.payload);
+  out.redactions = common::cases::redact_payload(out.payload);
   // Placeholders can be longer than what they replace: the redacted payload must still be valid.
   if (out.redactions > 0) {
     if (auto again = common::cases::parse_payload(out.payload); !again) return again.error();

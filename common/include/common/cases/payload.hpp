@@ -84,4 +84,10 @@ Result<Payload> parse_payload(const nlohmann::json& j);
 Result<Payload> parse_payload(std::string_view text);
 inline Result<Payload> parse_payload(const std::string& text) { return parse_payload(std::string_view(text)); }
 
+// Redacts every free-text field of a payload (message, transaction.merchant, payment.reason) in
+// place with common/redact, before it enters the bus; returns how many items were replaced. The
+// gateways (casebus-edge, casebus-ingest) call it; placeholders may be longer than what they
+// replace, so parse the payload again after.
+int redact_payload(nlohmann::json& payload);
+
 }  // namespace common::cases
