@@ -92,7 +92,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
   std::uint64_t next_generation = 1;
   std::size_t in_flight = 0;         // submissions waiting for ACCEPTED or a refusal
   std::size_t dead_letters_out = 0;  // produced to the dead-letter topic, not yet acknowledged
-  bool paused_all = false;
   bool stopping = false;
   std::function<void()> on_stopped;
   Counters counters;
@@ -178,7 +177,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
     int taken = 0;
     if (consumer && !stopping) {
       // A bounded batch per turn, so the bus client's answers interleave.
-      for (; taken < 256; ++taken) {
+      for (; taken < 256 && may_take(); ++taken) {
         std::unique_ptr<RdKafka::Message> m(consumer->consume(0));
         if (!m || m->err() == RdKafka::ERR__TIMED_OUT) break;
         if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
@@ -229,7 +228,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
   void submit(Event e) {
     ++in_flight;
     ++counters.submitted;
-    update_backpressure();
     auto accepted = std::make_shared<bool>(false);
     std::weak_ptr<Impl> weak = weak_from_this();
     const std::string envelope = e.envelope;
@@ -241,7 +239,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
           if (!self || *accepted) return;  // the final case, or its time-out, after ACCEPTED: not ours to wait for
           --self->in_flight;
           self->on_refused(std::move(*shared_event), o);
-          self->update_backpressure();
         },
         [weak, accepted, shared_event](const std::string& case_id) {
           auto self = weak.lock();
@@ -249,7 +246,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
           *accepted = true;
           --self->in_flight;
           self->on_accepted(*shared_event, case_id);
-          self->update_backpressure();
         });
   }
 
@@ -334,30 +330,16 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
   }
 
   void resume(const std::vector<PartitionKey>& keys) {
-    if (!consumer || keys.empty() || paused_all) return;
+    if (!consumer || keys.empty()) return;
     PartitionList l;
     for (const auto& k : keys) l.add(k);
     consumer->resume(l.list);
   }
 
-  // Back-pressure over all partitions: at max_in_flight submissions, stop fetching; resume at half.
-  void update_backpressure() {
-    if (!consumer) return;
-    if (!paused_all && in_flight >= settings.max_in_flight) {
-      paused_all = true;
-      std::vector<PartitionKey> all;
-      for (const auto& [k, p] : partitions) all.push_back(k);
-      pause(all);
-      log->debug("pausing consumption in_flight={}", in_flight);
-    } else if (paused_all && in_flight <= settings.max_in_flight / 2) {
-      paused_all = false;
-      std::vector<PartitionKey> ready;
-      for (const auto& [k, p] : partitions) {
-        if (!p.blocked) ready.push_back(k);
-      }
-      resume(ready);
-    }
-  }
+  // Back-pressure over all partitions: at max_in_flight submissions the poll loop stops taking
+  // messages (librdkafka's prefetch is bounded by queued.max.messages.kbytes); pausing would drop
+  // the prefetched messages and fetch them again. A partition the broker refused is paused.
+  bool may_take() const { return in_flight + dead_letters_out < settings.max_in_flight; }
 
   // ---------------------------------------------------------------------------------------------
   // The dead-letter topic: the event as it came, with why, in headers. Its offset counts as
@@ -451,11 +433,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
       }
       c->assign(parts);
       log->info("partitions assigned count={} total={}", parts.size(), partitions.size());
-      if (paused_all) {
-        std::vector<PartitionKey> keys;
-        for (auto* tp : parts) keys.push_back({tp->topic(), tp->partition()});
-        pause(keys);
-      }
       return;
     }
     if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
