@@ -21,7 +21,7 @@ set(CASEBUS_UNIT_DIR /lib/systemd/system)
 
 # --- programs ------------------------------------------------------------------------------------
 set(CASEBUS_AGENT_KINDS classifier fraud_reviewer response_drafter escalation)
-set(CASEBUS_PACKAGED_PROGRAMS casebus-broker casebus-edge casebusctl)
+set(CASEBUS_PACKAGED_PROGRAMS casebus-broker casebus-edge casebus-ingest casebusctl)
 foreach(kind IN LISTS CASEBUS_AGENT_KINDS)
   string(REPLACE "_" "-" dashed ${kind})
   list(APPEND CASEBUS_PACKAGED_PROGRAMS casebus-${dashed})

@@ -17,12 +17,12 @@ set -euo pipefail
 readonly BODY_SECONDS=200  # ctest's TIMEOUT is 300: the cleanup always has time left
 readonly LOCK=/run/lock/casebus-package-test.lock
 readonly MARKER=/run/casebus-package-test.marker
-readonly PROGRAMS=(casebus-broker casebus-edge casebus-classifier casebus-fraud-reviewer casebus-response-drafter
+readonly PROGRAMS=(casebus-broker casebus-edge casebus-ingest casebus-classifier casebus-fraud-reviewer casebus-response-drafter
                    casebus-escalation casebusctl)
-readonly DAEMON_CONFIGS=(casebus-broker:broker casebus-edge:edge casebus-classifier:classifier
+readonly DAEMON_CONFIGS=(casebus-broker:broker casebus-edge:edge casebus-ingest:ingest casebus-classifier:classifier
                          casebus-fraud-reviewer:fraud-reviewer casebus-response-drafter:response-drafter
                          casebus-escalation:escalation)
-readonly UNITS=(casebus-broker.service casebus-edge.service casebus-classifier@.service casebus-fraud-reviewer@.service
+readonly UNITS=(casebus-broker.service casebus-edge.service casebus-ingest.service casebus-classifier@.service casebus-fraud-reviewer@.service
                 casebus-response-drafter@.service casebus-escalation@.service casebus.target)
 readonly OUR_DIRS=(/etc/casebus /var/lib/casebus /usr/share/casebus /usr/share/doc/casebus)
 
