@@ -196,6 +196,10 @@ class Core final {
   // Takes an ending case out of every queue, timer and index, and erases it.
   void release(Case& c, const common::Now& now, Outbox& out);
   // The outbox entries of an ended case (docs/event-bus.md#outbox), buffered with its last write.
+  // CONTROL action.approve / action.reject: a person decides on a pending action of an ended case.
+  void decide(const std::string& op, const std::string& case_id, const std::string& tenant, const std::string& action,
+              const std::string& by, const common::Now& now, const std::function<void(const nlohmann::json&)>& reply,
+              const std::function<void(const common::Error&)>& fail);
   void write_outbox(const Case& c, const std::string& outcome, const common::Error* error, common::WallMs at);
   void register_worker(std::string_view peer, const common::bus::ReadyMsg& m, const common::Now& now, Outbox& out);
   void remove_worker(std::string peer, const char* why, const common::Now& now, Outbox& out);
@@ -238,6 +242,8 @@ class Core final {
   std::set<std::pair<common::MonoTime, std::string>> deadlines_;
   Counters counters_;
   std::function<void(nlohmann::json&)> stats_extension_;
+  // Ended cases with a person's decision waiting for the commit: a second one waits its turn.
+  std::unordered_set<std::string> decided_;
   std::unique_ptr<Store> own_store_;
   Store* store_ = nullptr;
   bool holding_ = false;  // shutting down with a durable store: dispatch nothing new

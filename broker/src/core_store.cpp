@@ -111,6 +111,7 @@ void Core::persist(const Now& now) {
 
 void Core::on_committed() {
   unacked_.clear();
+  decided_.clear();
 }
 
 std::unordered_set<std::string> Core::on_commit_failed(const Error& error, const Now& now, Outbox& out) {
@@ -304,6 +305,67 @@ void Core::write_outbox(const Case& c, const std::string& outcome, const common:
   }
 }
 
+// A person's decision on an action the policy held for approval (docs/policy.md#a-persons-decision).
+// The final case as stored changes (the action moves from pending_actions to approved_actions or
+// rejected_actions, with who decided and when); an approval goes to the outbox. The reply waits for
+// the commit.
+void Core::decide(const std::string& op, const std::string& case_id, const std::string& tenant, const std::string& action,
+                  const std::string& by, const common::Now& now, const std::function<void(const json&)>& reply,
+                  const std::function<void(const Error&)>& fail) {
+  if (cases_.count(case_id)) {
+    return fail(make_error(Errc::kNotFound, "case_id", "case " + case_id + " is still in progress; decide once it has ended"));
+  }
+  auto row = store_->get(case_id);
+  if (!row || row->status != "done" || row->result.empty() || (!tenant.empty() && row->tenant != tenant)) {
+    return fail(make_error(Errc::kNotFound, "case_id", "no ended case " + case_id));
+  }
+  if (decided_.count(case_id)) {
+    return fail(make_error(Errc::kBusy, "case_id", "another decision on case " + case_id + " is being stored; try again"));
+  }
+  json result = json::parse(row->result);
+  auto pending = result.find("pending_actions");
+  if (pending == result.end() || !pending->is_array()) {
+    return fail(make_error(Errc::kNotFound, "action", "case " + case_id + " has no actions awaiting approval"));
+  }
+  auto it = std::find_if(pending->begin(), pending->end(), [&](const json& a) { return a.value("type", "") == action; });
+  if (it == pending->end()) {
+    return fail(make_error(Errc::kNotFound, "action", "case " + case_id + " has no pending " + action + " action"));
+  }
+  std::string when;
+  common::append_rfc3339(when, now.wall);
+  json decided = *it;
+  pending->erase(it);
+  decided["decided_by"] = by;
+  decided["decided_at"] = when;
+  const bool approve = op == "action.approve";
+  auto& list = result[approve ? "approved_actions" : "rejected_actions"];
+  if (!list.is_array()) list = json::array();
+  list.push_back(decided);
+  store_->update_result(case_id, dump(result), now.wall);
+  decided_.insert(case_id);
+  log_->info("action {} case_id={} tenant={} action={} by={}", approve ? "approved" : "rejected", case_id, row->tenant, action, by);
+  std::string action_id;
+  if (approve) {
+    action_id = case_id + ":" + std::to_string(list.size());
+    if (settings_.outbox) {
+      json a{{"v", 1},
+             {"type", "approved_action"},
+             {"action_id", action_id},
+             {"case_id", case_id},
+             {"tenant", row->tenant},
+             {"action", decided},
+             {"approved_by", "person"},
+             {"approver", by},
+             {"approved_at", when}};
+      if (!row->idempotency_key.empty()) a["idempotency_key"] = row->idempotency_key;
+      store_->outbox_add({0, case_id, row->tenant, "action", dump(a), now.wall});
+    }
+  }
+  json r{{"case_id", case_id}, {"decision", approve ? "approved" : "rejected"}, {"action", decided}};
+  if (!action_id.empty()) r["action_id"] = action_id;
+  reply(r);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Control requests (docs/protocol.md#control): one JSON object in, one JSON object out.
 
@@ -326,7 +388,7 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
   } catch (const json::exception&) {
     return fail(make_error(Errc::kMalformed, "request", "the control request is not JSON"));
   }
-  std::string op, case_id, tenant, owner;
+  std::string op, case_id, tenant, owner, action, by;
   std::int64_t limit = 100, lease_ms = 30000;
   std::vector<std::int64_t> seqs;
   try {
@@ -337,6 +399,8 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
     if (const auto* v = o.find("tenant")) tenant = cjson::string_at(*v, "tenant", 128);
     if (const auto* v = o.find("limit")) limit = static_cast<std::int64_t>(cjson::number_at(*v, "limit", 1, 1000));
     if (const auto* v = o.find("owner")) owner = cjson::string_at(*v, "owner", 128);
+    if (const auto* v = o.find("action")) action = cjson::string_at(*v, "action", 64);
+    if (const auto* v = o.find("by")) by = cjson::string_at(*v, "by", 128);
     if (const auto* v = o.find("lease_ms")) lease_ms = static_cast<std::int64_t>(cjson::number_at(*v, "lease_ms", 1000, 600000));
     if (const auto* v = o.find("seqs")) {
       if (!v->is_array() || v->size() > 1000) throw cjson::FieldError{"seqs", "must be an array of at most 1000 sequence numbers"};
@@ -349,9 +413,10 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
   } catch (const cjson::FieldError& e) {
     return fail(make_error(Errc::kInvalidField, e.field, e.message));
   }
-  static constexpr std::string_view kOps[] = {"case.show",   "dlq.list",     "dlq.show",  "dlq.retry",
-                                              "dlq.discard", "outbox.claim", "outbox.ack"};
-  constexpr const char* kOpList = "case.show, dlq.list, dlq.show, dlq.retry, dlq.discard, outbox.claim, outbox.ack";
+  static constexpr std::string_view kOps[] = {"case.show",    "dlq.list",   "dlq.show",       "dlq.retry",    "dlq.discard",
+                                              "outbox.claim", "outbox.ack", "action.approve", "action.reject"};
+  constexpr const char* kOpList =
+      "case.show, dlq.list, dlq.show, dlq.retry, dlq.discard, outbox.claim, outbox.ack, action.approve, action.reject";
   if (std::find(std::begin(kOps), std::end(kOps), op) == std::end(kOps)) {
     return fail(make_error(Errc::kInvalidField, "op", "unknown op \"" + op + "\" (" + kOpList + ")"));
   }
@@ -374,6 +439,17 @@ void Core::control(std::string_view peer, std::string_view corr, std::string_vie
     } catch (const std::exception& e) {
       log_->error("outbox request failed op={} err={}", op, e.what());
       return fail(make_error(Errc::kStorageUnavailable, "", "the case store cannot be written right now"));
+    }
+  }
+  if (op.starts_with("action.")) {
+    if (case_id.empty()) return fail(make_error(Errc::kInvalidField, "case_id", "required for " + op));
+    if (action.empty()) return fail(make_error(Errc::kInvalidField, "action", "required for " + op + ": the pending action's type"));
+    if (by.empty()) return fail(make_error(Errc::kInvalidField, "by", "required for " + op + ": who decides"));
+    try {
+      return decide(op, case_id, tenant, action, by, now, [&](const json& j) { reply(j, true); }, fail);
+    } catch (const std::exception& e) {
+      log_->error("store read failed op={} err={}", op, e.what());
+      return fail(make_error(Errc::kStorageUnavailable, "", "the case store cannot be read right now"));
     }
   }
   const bool needs_id = op != "dlq.list";

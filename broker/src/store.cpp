@@ -112,6 +112,7 @@ struct Store::Statements {
         prune_count(db,
                     "DELETE FROM cases WHERE rowid IN (SELECT rowid FROM cases WHERE status IN ('done', 'discarded') "
                     "ORDER BY finished_at DESC LIMIT ? OFFSET ?)"),
+        result(db, "UPDATE cases SET result=?2, updated_at=?3 WHERE id=?1 AND status='done'"),
         outbox_add(db, "INSERT INTO outbox (case_id, tenant, kind, body, created_at) VALUES (?,?,?,?,?)"),
         outbox_select(db, "SELECT seq, case_id, tenant, kind, body, created_at FROM outbox WHERE lease_until < ? ORDER BY seq LIMIT ?"),
         outbox_lease(db, "UPDATE outbox SET lease_owner=?2, lease_until=?3 WHERE seq=?1"),
@@ -119,7 +120,7 @@ struct Store::Statements {
         begin(db, "BEGIN IMMEDIATE"),
         commit(db, "COMMIT") {}
   SQLite::Statement insert, progress, snapshot, finish, discard, find_key, get, prune_ended, prune_dead, prune_count,
-      outbox_add, outbox_select, outbox_lease, outbox_ack, begin, commit;
+      result, outbox_add, outbox_select, outbox_lease, outbox_ack, begin, commit;
 };
 
 Store::Store(const StorageSettings& settings) : settings_(settings), log_(common::log::get("broker")) {}
@@ -219,6 +220,14 @@ void Store::discard(const std::string& id, WallMs at) {
 void Store::outbox_add(OutboxEntry e) {
   Op op{OpKind::kOutbox, {}, std::move(e)};
   op.c.id = op.outbox.case_id;
+  ops_.push_back(std::move(op));
+}
+
+void Store::update_result(const std::string& id, std::string result, WallMs at) {
+  Op op{OpKind::kResult, {}, {}};
+  op.c.id = id;
+  op.c.result = std::move(result);
+  op.c.updated_at = at;
   ops_.push_back(std::move(op));
 }
 
@@ -336,6 +345,14 @@ void Store::apply(const Op& op) {
       auto& q = st_->discard;
       q.bindNoCopy(1, c.id);
       q.bind(2, static_cast<std::int64_t>(c.finished_at));
+      run(q);
+      return;
+    }
+    case OpKind::kResult: {
+      auto& q = st_->result;
+      q.bindNoCopy(1, c.id);
+      q.bindNoCopy(2, c.result);
+      q.bind(3, static_cast<std::int64_t>(c.updated_at));
       run(q);
       return;
     }

@@ -92,6 +92,8 @@ class Store final {
   void drop(const std::unordered_set<std::string>& ids);
   // Buffered like the writes above (dropped with its case when drop() names it).
   void outbox_add(OutboxEntry e);
+  // Replaces the final case of an ended case (a person's decision on a pending action).
+  void update_result(const std::string& id, std::string result, common::WallMs at);
   std::size_t pending() const { return ops_.size(); }
 
   // Applies the buffered writes in one transaction, and prunes ended cases past their retention
@@ -126,7 +128,7 @@ class Store final {
   std::size_t outbox_count();
 
  private:
-  enum class OpKind { kInsert, kProgress, kSnapshot, kFinish, kDiscard, kOutbox };
+  enum class OpKind { kInsert, kProgress, kSnapshot, kFinish, kDiscard, kOutbox, kResult };
   struct Op {
     OpKind kind;
     StoredCase c;  // kOutbox: c.id is the entry's case id

@@ -531,6 +531,11 @@ TEST_F(Durable, ControlRequestsNameWhatIsWrong) {
   EXPECT_EQ(control({{"op", "dlq.list"}, {"limit", 0}}, bus::Command::kRejected).at("field"), "limit");
   EXPECT_EQ(control({{"op", "dlq.list"}, {"color", "red"}}, bus::Command::kRejected).at("code"), "invalid_field");
   EXPECT_EQ(control({{"op", "case.show"}, {"case_id", "c-nope"}}, bus::Command::kRejected).at("code"), "not_found");
+  EXPECT_EQ(control({{"op", "action.approve"}, {"case_id", "c-nope"}, {"action", "refund"}}, bus::Command::kRejected).at("field"), "by");
+  EXPECT_EQ(control({{"op", "action.approve"}, {"case_id", "c-nope"}, {"by", "ops-1"}}, bus::Command::kRejected).at("field"), "action");
+  EXPECT_EQ(control({{"op", "action.reject"}, {"case_id", "c-nope"}, {"action", "refund"}, {"by", "ops-1"}}, bus::Command::kRejected)
+                .at("code"),
+            "not_found");
 }
 
 // With the outbox on, an ended case's outcome is written with its end and handed out by

@@ -127,6 +127,55 @@ TEST(Ingest, EventsBecomeCasesAndOutcomesAndApprovedActionsGoBackToKafka) {
   EXPECT_EQ(s.all_stderr().find("4111 1111"), std::string::npos);
 }
 
+// Seed 003's refund waits for a person; casebusctl records the person's approval, and only then is
+// the refund on the action topic, with who approved it.
+TEST(Ingest, APersonsApprovalOfAPendingRefundIsPublished) {
+  Stack s(broker_config());
+  KafkaCluster kafka(s.dir(), kTopics);
+  s.start_broker();
+  s.start_banking_agents();
+  Ingest ingest(s, ingest_config(kafka.brokers(), s.client_endpoint()));
+  kafka.produce("core.messages", "cust-r1", message(1, "Refund $42.50 USD for invoice INV-1042 because duplicate charge was detected."));
+  const auto outcomes = kafka.read("casebus.outcomes", 1, 30s);
+  ASSERT_EQ(outcomes.size(), 1u) << ingest.process->stderr_text();
+  const auto outcome = json::parse(outcomes[0].value);
+  ASSERT_EQ(outcome.at("status"), "escalated") << outcome.dump();
+  ASSERT_EQ(outcome.at("pending_actions").at(0).at("type"), "refund");
+  EXPECT_TRUE(outcome.at("approved_actions").empty());
+  const std::string id = outcome.at("case_id").get<std::string>();
+
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--broker", s.client_endpoint()});
+    Process p("ctl", Binaries::ctl(), std::move(args), s.dir());
+    const int exit_code = p.wait_exit(15s).value_or(-1);  // before reading what it printed
+    return std::make_pair(exit_code, p.stderr_text());
+  };
+  auto [code, out] = ctl({"action", "approve", id, "refund"});
+  EXPECT_EQ(code, 1) << "no --by: " << out;
+  std::tie(code, out) = ctl({"action", "approve", id, "refund", "--by", "ops-anna"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("decision  approved"), std::string::npos) << out;
+  EXPECT_NE(out.find("4250 USD"), std::string::npos) << out;
+  std::tie(code, out) = ctl({"action", "approve", id, "refund", "--by", "ops-anna"});
+  EXPECT_EQ(code, 2) << "decided already: " << out;
+  EXPECT_NE(out.find("no pending refund"), std::string::npos) << out;
+
+  const auto actions = kafka.read("casebus.actions", 1, 20s);
+  ASSERT_EQ(actions.size(), 1u);
+  const auto a = json::parse(actions[0].value);
+  EXPECT_EQ(a.at("action").at("type"), "refund");
+  EXPECT_EQ(a.at("action").at("amount_minor"), 4250);
+  EXPECT_EQ(a.at("approved_by"), "person");
+  EXPECT_EQ(a.at("approver"), "ops-anna");
+  EXPECT_EQ(a.at("case_id"), id);
+  // The stored final case says so too.
+  bus::SyncBusClient c(s.client_endpoint());
+  const auto shown = c.control(json{{"op", "case.show"}, {"case_id", id}}.dump(), 5s);
+  const auto view = json::parse(shown.body).at("case");
+  EXPECT_TRUE(view.at("pending_actions").empty());
+  EXPECT_EQ(view.at("approved_actions").at(0).at("decided_by"), "ops-anna");
+}
+
 TEST(Ingest, BadEventsGoToTheDeadLetterTopicWithTheReasonAndConsumptionGoesOn) {
   Stack s(broker_config());
   KafkaCluster kafka(s.dir(), kTopics);

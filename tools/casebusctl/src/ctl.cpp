@@ -292,16 +292,43 @@ int dlq_command(const Options& o, const std::vector<std::string>& args, std::ost
                  out, err);
 }
 
+std::string render_decision(const std::string& reply) {
+  const auto j = json::parse(reply);
+  std::string s = "case      " + j.at("case_id").get<std::string>() + "\n" + "decision  " + j.at("decision").get<std::string>() +
+                  "\n" + "action    " + j.at("action").at("type").get<std::string>();
+  if (j.at("action").contains("amount_minor")) {
+    s += " " + std::to_string(j.at("action").at("amount_minor").get<std::int64_t>()) + " " +
+         j.at("action").at("currency").get<std::string>() + " (minor units)";
+  }
+  s += "\nby        " + j.at("action").at("decided_by").get<std::string>() + "\n";
+  if (j.contains("action_id")) s += "action_id " + j.at("action_id").get<std::string>() + "\n";
+  return s;
+}
+
+int action_command(const Options& o, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const std::string sub = args.size() > 1 ? args[1] : "";
+  if ((sub != "approve" && sub != "reject") || args.size() != 4) return usage(err, "action approve|reject ID TYPE --by NAME");
+  if (o.by.empty()) {
+    err << "casebusctl: action " << sub << " needs --by NAME: who decides (recorded with the decision)\n";
+    return kUsage;
+  }
+  return control(o, {{"op", "action." + sub}, {"case_id", args[2]}, {"action", args[3]}, {"by", o.by}}, render_decision, out, err);
+}
+
 }  // namespace
 
 int run(const Options& o, const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    err << "casebusctl: missing command (submit, stats, case, dlq, keygen); see --help\n";
+    err << "casebusctl: missing command (submit, stats, case, dlq, action, keygen); see --help\n";
     return kUsage;
   }
   const auto& cmd = args[0];
   if (o.limit && !(cmd == "dlq" && args.size() > 1 && args[1] == "list")) {
     err << "casebusctl: --limit applies to dlq list only\n";
+    return kUsage;
+  }
+  if (!o.by.empty() && cmd != "action") {
+    err << "casebusctl: --by applies to action approve|reject only\n";
     return kUsage;
   }
   if (!o.out_dir.empty() && cmd != "keygen") {
@@ -313,7 +340,8 @@ int run(const Options& o, const std::vector<std::string>& args, std::istream& in
   if (cmd == "case") return case_command(o, args, out, err);
   if (cmd == "dlq") return dlq_command(o, args, out, err);
   if (cmd == "keygen") return keygen(o, args, out, err);
-  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats, case, dlq, keygen)\n";
+  if (cmd == "action") return action_command(o, args, out, err);
+  err << "casebusctl: unknown command \"" << cmd << "\" (submit, stats, case, dlq, action, keygen)\n";
   return kUsage;
 }
 

@@ -5,6 +5,7 @@
 //   casebusctl case show ID           a case's trail, attempts and errors (active or ended)
 //   casebusctl dlq list [--limit N]   dead letters, newest first
 //   casebusctl dlq show|retry|discard ID
+//   casebusctl action approve|reject ID TYPE --by NAME
 //   casebusctl keygen NAME [--out DIR]  a CURVE key pair for a broker, agent or client
 #include "common/bus/curve.hpp"
 
@@ -25,6 +26,7 @@ inline constexpr char kCommands[] =
     "  dlq show ID            one dead letter: its error and its final case\n"
     "  dlq retry ID           run a dead letter again from the hop that failed\n"
     "  dlq discard ID         mark a dead letter discarded (pruned after retention)\n"
+    "  action approve|reject ID TYPE --by NAME   a person's decision on a pending action of an ended case\n"
     "  keygen NAME [--out DIR]  a CURVE key pair: DIR/NAME.key (secret, 0600) and DIR/NAME.pub";
 
 struct Options {
@@ -34,6 +36,7 @@ struct Options {
   std::optional<long> limit;  // dlq list only; the broker's default (100) when unset
   common::bus::CurveClientSettings curve;  // CURVE to the broker (docs/security.md#curve)
   std::string out_dir;                     // keygen only; default the current directory
+  std::string by;                          // action approve|reject: who decides
 };
 
 // Exit codes: 0 ok (case completed, or the broker answered), 1 usage or I/O error, 2 rejected by

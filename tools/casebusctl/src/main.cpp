@@ -16,17 +16,19 @@ int main(int argc, char** argv) {
          {"limit", "/limit", common::cli::Type::kInt, "dlq list: at most this many dead letters (1..1000, default 100)"},
          {"curve-server-key", "/curve/server_public_key", common::cli::Type::kString, "the broker's CURVE public key (Z85)"},
          {"key-file", "/curve/key_file", common::cli::Type::kString, "this client's CURVE key file (casebusctl keygen)"},
-         {"out", "/out", common::cli::Type::kString, "keygen: directory for the key files (default .)"}},
+         {"out", "/out", common::cli::Type::kString, "keygen: directory for the key files (default .)"},
+         {"by", "/by", common::cli::Type::kString, "action approve|reject: who decides"}},
         ctl::kCommands};
     const auto cli = common::cli::parse(argc, argv, spec);
     if (cli.exit_now) return *cli.exit_now;
     ctl::Options o;
-    common::json::reject_unknown_keys(cli.config, {"broker", "timeout_ms", "json", "limit", "curve", "out", "log"});
+    common::json::reject_unknown_keys(cli.config, {"broker", "timeout_ms", "json", "limit", "curve", "out", "by", "log"});
     common::json::get_optional(cli.config, "broker", o.broker);
     common::json::get_optional(cli.config, "timeout_ms", o.timeout_ms);
     common::json::get_optional(cli.config, "json", o.json);
     common::json::get_optional(cli.config, "limit", o.limit);
     common::json::get_optional(cli.config, "out", o.out_dir);
+    common::json::get_optional(cli.config, "by", o.by);
     if (auto it = cli.config.find("curve"); it != cli.config.end()) from_json(*it, o.curve);
     return ctl::run(o, cli.positional, std::cin, std::cout, std::cerr);
   });
