@@ -33,7 +33,8 @@ json ingest_config(const std::string& kafka, const std::string& broker, const js
                     "message": "/text"}}}
     ],
     "outbox": {"outcome_topic": "casebus.outcomes", "action_topic": "casebus.actions", "poll_ms": 50, "lease_ms": 2000},
-    "kafka": {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "topic.metadata.refresh.interval.ms": "1000"},
+    "kafka": {"topic.metadata.refresh.interval.ms": "1000"},
+    "kafka_consumer": {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"},
     "log": {"level": "debug"}
   })");
   c["brokers"] = kafka;

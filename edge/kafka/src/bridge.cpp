@@ -118,18 +118,19 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
     for (const auto& t : settings.topics) mappings[t.name] = &t.mapping;
   }
 
-  std::unique_ptr<RdKafka::Conf> base_conf() {
+  std::unique_ptr<RdKafka::Conf> base_conf(const std::map<std::string, std::string>& own) {
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     set_or_throw(*conf, "bootstrap.servers", settings.brokers);
     set_or_throw(*conf, "client.id", "casebus-ingest");
     for (const auto& [k, v] : settings.kafka) set_or_throw(*conf, k, v);
+    for (const auto& [k, v] : own) set_or_throw(*conf, k, v);
     return conf;
   }
 
   void start() {
     std::string err;
     {
-      auto conf = base_conf();
+      auto conf = base_conf(settings.kafka_producer);
       // Idempotent: retries never duplicate or reorder within a session; acks from all in-sync replicas.
       set_or_throw(*conf, "enable.idempotence", "true");
       set_or_throw(*conf, "acks", "all");
@@ -139,11 +140,11 @@ struct Bridge::Impl : std::enable_shared_from_this<Impl>, RdKafka::RebalanceCb, 
       if (!producer) throw std::runtime_error("cannot create the Kafka producer: " + err);
     }
     if (!settings.topics.empty()) {
-      auto conf = base_conf();
+      auto conf = base_conf(settings.kafka_consumer);
       set_or_throw(*conf, "group.id", settings.group_id);
       set_or_throw(*conf, "enable.auto.commit", "false");
       set_or_throw(*conf, "enable.auto.offset.store", "false");
-      if (!settings.kafka.count("auto.offset.reset")) set_or_throw(*conf, "auto.offset.reset", "earliest");
+      if (!settings.kafka.count("auto.offset.reset") && !settings.kafka_consumer.count("auto.offset.reset")) set_or_throw(*conf, "auto.offset.reset", "earliest");
       std::string e2;
       if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), e2) != RdKafka::Conf::CONF_OK) throw std::runtime_error(e2);
       consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));

@@ -33,7 +33,8 @@ bool topic_name_ok(const std::string& t) {
 void from_json(const json& j, Settings& s) {
   common::json::reject_unknown_keys(j, {"brokers", "group_id", "broker_endpoint", "curve", "workflow", "topics",
                                         "dead_letter_topic", "max_in_flight", "max_event_bytes", "commit_interval_ms",
-                                        "submit_timeout_ms", "outbox", "kafka", "instance", "log"});
+                                        "submit_timeout_ms", "outbox", "kafka", "kafka_consumer", "kafka_producer",
+                                        "instance", "log"});
   common::json::get_optional(j, "brokers", s.brokers);
   common::json::get_optional(j, "group_id", s.group_id);
   common::json::get_optional(j, "broker_endpoint", s.broker_endpoint);
@@ -74,15 +75,19 @@ void from_json(const json& j, Settings& s) {
       if (!t->empty() && !topic_name_ok(*t)) throw std::invalid_argument("outbox topics must be Kafka topic names");
     }
   }
-  if (auto it = j.find("kafka"); it != j.end()) {
-    if (!it->is_object()) throw std::invalid_argument("kafka must be an object of librdkafka properties (strings)");
+  for (auto [key, out] : {std::pair{"kafka", &s.kafka}, std::pair{"kafka_consumer", &s.kafka_consumer},
+                          std::pair{"kafka_producer", &s.kafka_producer}}) {
+    auto it = j.find(key);
+    if (it == j.end()) continue;
+    if (!it->is_object()) throw std::invalid_argument(std::string(key) + " must be an object of librdkafka properties (strings)");
     for (auto p = it->begin(); p != it->end(); ++p) {
-      if (!p->is_string()) throw std::invalid_argument("kafka." + p.key() + " must be a string");
+      const std::string where = std::string(key) + "." + p.key();
+      if (!p->is_string()) throw std::invalid_argument(where + " must be a string");
       if (p.key() == "enable.auto.commit" || p.key() == "enable.auto.offset.store" || p.key() == "group.id" ||
           p.key() == "bootstrap.servers" || p.key() == "enable.idempotence") {
-        throw std::invalid_argument("kafka." + p.key() + " is set by casebus-ingest itself");
+        throw std::invalid_argument(where + " is set by casebus-ingest itself");
       }
-      s.kafka[p.key()] = p->get<std::string>();
+      (*out)[p.key()] = p->get<std::string>();
     }
   }
   common::json::get_optional(j, "log", s.log);
@@ -102,8 +107,11 @@ void from_json(const json& j, Settings& s) {
 json to_json(const Settings& s) {
   json topics = json::array();
   for (const auto& t : s.topics) topics.push_back({{"name", t.name}, {"mapping", to_json(t.mapping)}});
-  json kafka = json::object();
-  for (const auto& [k, v] : s.kafka) kafka[k] = (k.find("password") != std::string::npos || k.find("secret") != std::string::npos) ? "***" : v;
+  auto masked = [](const std::map<std::string, std::string>& m) {
+    json j = json::object();
+    for (const auto& [k, v] : m) j[k] = (k.find("password") != std::string::npos || k.find("secret") != std::string::npos) ? "***" : v;
+    return j;
+  };
   return {{"brokers", s.brokers},
           {"group_id", s.group_id},
           {"broker_endpoint", s.broker_endpoint},
@@ -121,7 +129,9 @@ json to_json(const Settings& s) {
             {"poll_ms", s.outbox.poll.count()},
             {"batch", s.outbox.batch},
             {"lease_ms", s.outbox.lease.count()}}},
-          {"kafka", kafka},
+          {"kafka", masked(s.kafka)},
+          {"kafka_consumer", masked(s.kafka_consumer)},
+          {"kafka_producer", masked(s.kafka_producer)},
           {"instance", s.instance},
           {"log", s.log}};
 }

@@ -39,8 +39,9 @@ struct Settings {
   std::chrono::milliseconds commit_interval{500};
   std::chrono::milliseconds submit_timeout{10000};
   OutboxSettings outbox;
-  // librdkafka properties for every client (security.protocol, sasl.*, ssl.*, session.timeout.ms, ...).
-  std::map<std::string, std::string> kafka;
+  // librdkafka properties for both clients (security.protocol, sasl.*, ssl.*, ...), and for the
+  // consumer only (session.timeout.ms, ...) or the producer only (linger.ms, ...).
+  std::map<std::string, std::string> kafka, kafka_consumer, kafka_producer;
   std::string instance;  // outbox lease owner and client.id; default <hostname>:<pid>
   common::log::Settings log;
 };
