@@ -71,9 +71,10 @@ std::vector<std::pair<std::string, std::string>> messages(int from, int to) {
 
 struct Ingest {
   std::unique_ptr<Process> process;
-  Ingest(Stack& s, const json& config, const std::string& name = "ingest") {
+  Ingest(Stack& s, const json& config, const std::string& name = "ingest", std::vector<std::string> env = {}) {
     const auto path = s.dir().write(name + ".json", config.dump());
-    process = std::make_unique<Process>(name, ingest_binary(), std::vector<std::string>{"--config", path.string()}, s.dir());
+    process = std::make_unique<Process>(name, ingest_binary(), std::vector<std::string>{"--config", path.string()}, s.dir(),
+                                        std::move(env));
     process->wait_ready();
   }
   ~Ingest() { dump_on_failure({process.get()}); }
@@ -248,6 +249,29 @@ TEST(Ingest, ABusyBrokerPausesThePartitionAndNothingIsDropped) {
   EXPECT_TRUE(eventually([&] { return counter(s, "accepted") == 40; }, 40s)) << counter(s, "accepted");
   EXPECT_TRUE(kafka.read("casebus.dead-letter", 1, 1s).empty()) << "busy is never a reason to dead-letter";
   EXPECT_EQ(kafka.read("casebus.outcomes", 40, 30s).size(), 40u);
+}
+
+// Under systemd: READY, STATUS, WATCHDOG=1 from its loop, and on SIGTERM STOPPING=1, a final
+// commit and a clean exit; a restart then has nothing to redeliver.
+TEST(Ingest, SendsTheServiceManagerItsStatusAndStopsCleanly) {
+  Stack s(broker_config());
+  KafkaCluster kafka(s.dir(), kTopics);
+  s.start_broker();
+  s.start_banking_agents();
+  Ingest ingest(s, ingest_config(kafka.brokers(), s.client_endpoint()), "ingest", {"WATCHDOG_USEC=300000"});
+  kafka.produce_all("core.messages", messages(0, 20));
+  ASSERT_TRUE(eventually([&] { return counter(s, "accepted") == 20; }, 30s));
+  EXPECT_TRUE(ingest.process->wait_notify("WATCHDOG", 5s));
+  EXPECT_TRUE(ingest.process->wait_notify("WATCHDOG", 5s));
+  ingest.process->signal(SIGTERM);
+  EXPECT_TRUE(ingest.process->wait_notify("STOPPING", 10s));
+  EXPECT_EQ(ingest.process->wait_exit(20s), 0);
+  EXPECT_NE(ingest.process->stderr_text().find("stopped consumed=20 accepted=20"), std::string::npos);
+  // Everything was committed: a new member of the group finds nothing to take again.
+  Ingest again(s, ingest_config(kafka.brokers(), s.client_endpoint()), "ingest-again");
+  kafka.produce("core.messages", "cust-m99", message(99));
+  ASSERT_TRUE(eventually([&] { return counter(s, "accepted") == 21; }, 30s));
+  EXPECT_EQ(counter(s, "duplicates"), 0u) << "no event was submitted twice";
 }
 
 TEST(Ingest, ASecondIngestTakesOverThePartitionsWhenTheFirstDies) {

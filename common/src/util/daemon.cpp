@@ -2,7 +2,13 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <exception>
 
@@ -20,10 +26,34 @@ void notify_ready(std::string_view status, const std::vector<std::pair<std::stri
   sd_notify(0, msg.c_str());
 }
 
+namespace {
+
+// Sends one datagram to $NOTIFY_SOCKET without blocking. libsystemd's sd_notify() uses a blocking
+// socket: when the receiver's queue is full (a busy service manager, a test that reads later) it
+// would stall the event loop, the very thing WATCHDOG=1 vouches for. The periodic messages
+// (WATCHDOG=1, STATUS=) go this way: one that cannot be queued is dropped and the next one follows.
+// READY=1 and STOPPING=1, sent once, keep sd_notify().
+void notify_nonblocking(std::string_view msg) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t len = std::strlen(path);
+  if (len >= sizeof addr.sun_path) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';  // an abstract socket
+  static const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  (void)::sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&addr),
+                 static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+}
+
+}  // namespace
+
 void notify_status(std::string_view status) {
   std::string msg = "STATUS=";
   msg += status;
-  sd_notify(0, msg.c_str());
+  notify_nonblocking(msg);
 }
 
 void notify_stopping() {
@@ -38,7 +68,7 @@ std::chrono::microseconds watchdog_interval() {
 }
 
 void notify_watchdog() {
-  sd_notify(0, "WATCHDOG=1");
+  notify_nonblocking("WATCHDOG=1");
 }
 
 int run_main(const std::string& program, const std::function<int()>& body) {
