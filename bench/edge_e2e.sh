@@ -30,11 +30,7 @@ BROKER_ARGS=(--storage "$STORAGE" --state-dir "$RUNDIR/state")
 start_bg broker "$BUILD/broker/casebus-broker" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" \
   --agent-endpoint "$AGENT_EP" --log-level warn "${BROKER_ARGS[@]}"
 wait_until 10 port_in_use "$PORT" || { log "broker did not start"; cat "$RUNDIR/broker.log" >&2; exit 3; }
-for kind in classifier fraud-reviewer response-drafter escalation; do
-  config=()
-  [ -f "$CONFIG_DIR/$kind.json" ] && config=(--config "$CONFIG_DIR/$kind.json")
-  start_bg "$kind" "$BUILD/agents/${kind//-/_}/casebus-$kind" "${config[@]}" --broker "$AGENT_EP" --capacity 64 --log-level warn
-done
+start_banking_agents "$BUILD" "$AGENT_EP" 64
 start_bg edge "$BUILD/edge/http/casebus-edge" --config "$RUNDIR/edge.json"
 ready() { curl -sf "http://$HTTP/readyz" >/dev/null; }
 wait_until 10 ready || { log "edge not ready"; cat "$RUNDIR"/*.log >&2; exit 3; }

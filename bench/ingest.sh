@@ -72,15 +72,8 @@ rep_once() {
     --agent-endpoint "$AGENT_EP" --storage "$STORAGE" --state-dir "$RUNDIR/state-$rep" --log-level warn
   local broker_pid=${PIDS[-1]}
   wait_until 10 port_in_use "$PORT" || { show_logs broker; fail "the broker did not start"; }
-  local kind config
-  for kind in classifier fraud-reviewer response-drafter escalation; do
-    config=()
-    [ -f "$CONFIG_DIR/$kind.json" ] && config=(--config "$CONFIG_DIR/$kind.json")
-    start_bg "$kind" "$BUILD/agents/${kind//-/_}/casebus-$kind" "${config[@]}" --broker "$AGENT_EP" --capacity "$CAPACITY" \
-      --log-level warn
-  done
-  workers_ready() { "$BUILD/tools/casebusctl/casebusctl" --broker "$CLIENT_EP" --json true --timeout-ms 1000 stats | grep -q '"workers":1.*"workers":1.*"workers":1.*"workers":1'; }
-  wait_until 10 workers_ready || { show_logs broker classifier fraud-reviewer response-drafter escalation; fail "the agents did not register"; }
+  start_banking_agents "$BUILD" "$AGENT_EP" "$CAPACITY"
+  wait_until 10 banking_agents_ready "$BUILD" "$CLIENT_EP" || { show_logs broker classifier fraud-reviewer response-drafter escalation; fail "the agents did not register"; }
 
   # The burst, all on Kafka before the ingest exists.
   local t

@@ -62,6 +62,25 @@ wait_until() {
   return 1
 }
 
+# start_banking_agents BUILD AGENT_EP CAPACITY: one process of each agent kind, with its shipped
+# config (deploy/config/<kind>.json when there is one), started in the background with start_bg.
+start_banking_agents() {
+  local build=$1 agent_ep=$2 capacity=$3 kind config
+  local dir=$BENCH_DIR/../deploy/config
+  for kind in classifier fraud-reviewer response-drafter escalation; do
+    config=()
+    [ -f "$dir/$kind.json" ] && config=(--config "$dir/$kind.json")
+    start_bg "$kind" "$build/agents/${kind//-/_}/casebus-$kind" "${config[@]}" --broker "$agent_ep" --capacity "$capacity" \
+      --log-level warn
+  done
+}
+
+# banking_agents_ready BUILD CLIENT_EP: the broker lists one worker of each of the four kinds.
+banking_agents_ready() {
+  "$1/tools/casebusctl/casebusctl" --broker "$2" --json true --timeout-ms 1000 stats |
+    grep -q '"workers":1.*"workers":1.*"workers":1.*"workers":1'
+}
+
 # summarize NAME FILE: RUN lines -> one RESULT line per C, medians of rps, p50 and p99 separately.
 summarize() {
   local name=$1 file=$2 c

@@ -22,14 +22,8 @@ measure() {
   start_bg broker "$BUILD/broker/casebus-broker" --config "$CONFIG_DIR/broker.json" --client-endpoint "$CLIENT_EP" \
     --agent-endpoint "$AGENT_EP" --storage "$storage" --state-dir "$RUNDIR/state-$storage" --log-level warn
   wait_until 10 port_in_use "$PORT" || { log "broker did not start"; cat "$RUNDIR/broker.log" >&2; exit 3; }
-  for kind in classifier fraud-reviewer response-drafter escalation; do
-    config=()
-    [ -f "$CONFIG_DIR/$kind.json" ] && config=(--config "$CONFIG_DIR/$kind.json")
-    start_bg "$kind" "$BUILD/agents/${kind//-/_}/casebus-$kind" "${config[@]}" --broker "$AGENT_EP" --capacity "$CAPACITY" \
-      --log-level warn
-  done
-  workers_ready() { "$BUILD/tools/casebusctl/casebusctl" --broker "$CLIENT_EP" --json true --timeout-ms 1000 stats | grep -q '"workers":1.*"workers":1.*"workers":1.*"workers":1'; }
-  wait_until 10 workers_ready || { log "agents did not register"; cat "$RUNDIR"/*.log >&2; exit 3; }
+  start_banking_agents "$BUILD" "$AGENT_EP" "$CAPACITY"
+  wait_until 10 banking_agents_ready "$BUILD" "$CLIENT_EP" || { log "agents did not register"; cat "$RUNDIR"/*.log >&2; exit 3; }
   log "pipeline: broker (storage $storage) + classifier, fraud_reviewer, response_drafter, escalation (capacity $CAPACITY), reps=$REPS concs=[$CONCS] window=${DURATION}s"
   : >"$RUNDIR/runs-$storage.txt"
   for rep in $(seq 1 "$REPS"); do

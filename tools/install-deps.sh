@@ -13,7 +13,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libsystemd-dev libssl-dev libsqlite3-dev libsqlitecpp-dev librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk curl
+  wrk curl jq
   dpkg-dev file systemd
 )
 
