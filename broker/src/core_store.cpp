@@ -259,6 +259,29 @@ std::size_t Core::recover(const Now& now, Outbox& out) {
 // The outbox (docs/event-bus.md#outbox): what the core banking systems act on. No customer text:
 // ids, statuses, the intent and risk, and the actions with their amounts.
 
+namespace {
+
+// An approved_action outbox message (docs/event-bus.md): by the policy (approver empty) or by a
+// person. action_id is <case id>:<position in approved_actions>, for consumers to deduplicate on.
+json approved_action_message(const std::string& case_id, const std::string& tenant, const std::string& idempotency_key,
+                             const std::string& customer_ref, std::size_t position, const json& action,
+                             const std::string& approver, const std::string& when) {
+  json a{{"v", 1},
+         {"type", "approved_action"},
+         {"action_id", case_id + ":" + std::to_string(position)},
+         {"case_id", case_id},
+         {"tenant", tenant},
+         {"action", action},
+         {"approved_by", approver.empty() ? "policy" : "person"},
+         {"approved_at", when}};
+  if (!approver.empty()) a["approver"] = approver;
+  if (!idempotency_key.empty()) a["idempotency_key"] = idempotency_key;
+  if (!customer_ref.empty()) a["customer_ref"] = customer_ref;
+  return a;
+}
+
+}  // namespace
+
 void Core::write_outbox(const Case& c, const std::string& outcome, const common::Error* error, common::WallMs at) {
   std::string when;
   common::append_rfc3339(when, at);
@@ -290,17 +313,9 @@ void Core::write_outbox(const Case& c, const std::string& outcome, const common:
   msg["finished_at"] = when;
   store_->outbox_add({0, c.id, c.tenant, "outcome", dump(msg), at});
   // One entry per approved action, with an id the executing system can deduplicate on.
+  const std::string customer_ref = c.flow ? c.flow->payload.customer_ref : "";
   for (std::size_t i = 0; i < approved.size(); ++i) {
-    json a{{"v", 1},
-           {"type", "approved_action"},
-           {"action_id", c.id + ":" + std::to_string(i + 1)},
-           {"case_id", c.id},
-           {"tenant", c.tenant},
-           {"action", approved[i]},
-           {"approved_by", "policy"},
-           {"approved_at", when}};
-    if (!c.idempotency_key.empty()) a["idempotency_key"] = c.idempotency_key;
-    if (c.flow && !c.flow->payload.customer_ref.empty()) a["customer_ref"] = c.flow->payload.customer_ref;
+    const json a = approved_action_message(c.id, c.tenant, c.idempotency_key, customer_ref, i + 1, approved[i], "", when);
     store_->outbox_add({0, c.id, c.tenant, "action", dump(a), at});
   }
 }
@@ -348,16 +363,7 @@ void Core::decide(const std::string& op, const std::string& case_id, const std::
   if (approve) {
     action_id = case_id + ":" + std::to_string(list.size());
     if (settings_.outbox) {
-      json a{{"v", 1},
-             {"type", "approved_action"},
-             {"action_id", action_id},
-             {"case_id", case_id},
-             {"tenant", row->tenant},
-             {"action", decided},
-             {"approved_by", "person"},
-             {"approver", by},
-             {"approved_at", when}};
-      if (!row->idempotency_key.empty()) a["idempotency_key"] = row->idempotency_key;
+      const json a = approved_action_message(case_id, row->tenant, row->idempotency_key, "", list.size(), decided, by, when);
       store_->outbox_add({0, case_id, row->tenant, "action", dump(a), now.wall});
     }
   }
